@@ -1,0 +1,30 @@
+"""Errors a channel backend raises, split the way callers must treat them."""
+
+
+class ChannelError(Exception):
+    """Something went wrong talking to a channel. `str(err)` is for people."""
+
+    permanent = False
+
+    def __init__(self, message, *, retry_after=None, code=""):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.code = code
+
+
+class TransientError(ChannelError):
+    """Retry later: network trouble, throttling, a 5xx. `retry_after` in seconds when known."""
+
+
+class PermanentError(ChannelError):
+    """Retrying as is cannot help: a person must change something."""
+
+    permanent = True
+
+
+class ReauthorizationRequired(PermanentError):
+    """The refresh token is no longer accepted: Get Token must be run again."""
+
+
+class ConfigurationError(PermanentError):
+    """The channel's settings are wrong (client ID, secret, tenant)."""

@@ -1,0 +1,77 @@
+from django import forms
+
+from channels.models import OneDriveChannel
+
+
+class SecretInput(forms.PasswordInput):
+    """Write-only: never renders the stored value, keeps browsers' password managers out."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs={"autocomplete": "new-password", "spellcheck": "false", **(attrs or {})})
+
+
+def secret_field(label, help_when_empty):
+    return forms.CharField(
+        label=label, required=False, strip=True, widget=SecretInput(), help_text=help_when_empty
+    )
+
+
+class OneDriveChannelForm(forms.ModelForm):
+    client_secret = secret_field(
+        "Client Secret", "The client secret's Value (not its Secret ID) from Certificates & secrets."
+    )
+    refresh_token = secret_field(
+        "Refresh Token", "Leave empty and click Get Token, or paste the token from the callback page."
+    )
+
+    class Meta:
+        model = OneDriveChannel
+        fields = [
+            "name",
+            "client_id",
+            "client_secret",
+            "tenant_id",
+            "refresh_token",
+            "root_directory",
+            "note",
+        ]
+        fields += ["enabled", "cloud"]
+        widgets = {
+            "client_id": forms.TextInput(attrs={"autocomplete": "off", "size": 40}),
+            "tenant_id": forms.TextInput(attrs={"autocomplete": "off", "size": 40, "list": "tenant-choices"}),
+            "note": forms.Textarea(attrs={"rows": 3}),
+        }
+        labels = {"name": "Channel name", "client_id": "Client ID", "tenant_id": "Tenant ID"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["root_directory"].required = False
+        self.fields["client_id"].required = True
+        if self.instance.pk:
+            for name, is_set in (
+                ("client_secret", self.instance.has_client_secret),
+                ("refresh_token", self.instance.has_refresh_token),
+            ):
+                if is_set:
+                    self.fields[
+                        name
+                    ].help_text = "A value is stored and is not shown. Leave empty to keep it."
+                    self.fields[name].widget.attrs["placeholder"] = "•••••••• stored"
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("client_secret") and not self.instance.has_client_secret:
+            self.add_error(
+                "client_secret",
+                "Paste the client secret's Value from Certificates & secrets in Microsoft Entra.",
+            )
+        return cleaned
+
+    def clean_name(self):
+        return self.cleaned_data["name"].strip()
+
+    def clean_client_id(self):
+        return self.cleaned_data["client_id"].strip()
+
+    def clean_tenant_id(self):
+        return self.cleaned_data["tenant_id"].strip()

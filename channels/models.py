@@ -1,0 +1,171 @@
+import posixpath
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from channels.fields import EncryptedTextField
+
+TENANT_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+TENANT_NAMES = ("consumers", "common", "organizations")
+
+
+def validate_tenant(value):
+    if value in TENANT_NAMES or TENANT_GUID.match(value or ""):
+        return
+    raise ValidationError(
+        "Tenant ID must be consumers (personal accounts), common (personal and work or "
+        "school accounts), organizations (work or school accounts), or your directory "
+        "(tenant) ID, a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47 from the app's "
+        "Overview page in Microsoft Entra.",
+        code="invalid_tenant",
+    )
+
+
+def normalize_root_directory(value: str) -> str:
+    """'/imgbed//pics/' -> 'imgbed/pics'; rejects anything that could escape the root."""
+    value = (value or "").strip()
+    if not value:
+        return "imgbed"
+    if "\\" in value:
+        raise ValidationError("Use forward slashes (/) in the root directory, not backslashes.")
+    if value.startswith("/"):
+        raise ValidationError(
+            "Give the root directory relative to the top of the OneDrive, without a leading slash "
+            "(for example imgbed or pictures/imgbed)."
+        )
+    parts = [p for p in value.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise ValidationError("The root directory cannot contain '..'.")
+    bad = set('"*:<>?|#%') & set(value)
+    if bad or any(ord(c) < 32 for c in value):
+        raise ValidationError(
+            "OneDrive does not allow these characters in folder names: "
+            + " ".join(sorted(bad or {"control"}))
+        )
+    if any(p != p.strip() or p.endswith(".") for p in parts):
+        raise ValidationError("Folder names cannot start or end with a space or end with a dot.")
+    return posixpath.join(*parts) if parts else "imgbed"
+
+
+class Channel(models.Model):
+    """A place files are stored. One row per channel, whatever its kind."""
+
+    class Kind(models.TextChoices):
+        ONEDRIVE = "onedrive", "OneDrive"
+
+    class Cloud(models.TextChoices):
+        GLOBAL = "global", "Global (microsoft.com)"
+        CHINA = "china", "China (21Vianet)"
+        US_GOV = "usgov", "US Government"
+
+    class Health(models.TextChoices):
+        NOT_CONNECTED = "not_connected", "Not connected"
+        CONNECTED = "connected", "Connected"
+        NEEDS_REAUTH = "needs_reauth", "Needs re-authorisation"
+        ERROR = "error", "Error"
+
+    name = models.CharField("channel name", max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.ONEDRIVE, editable=False)
+    enabled = models.BooleanField(default=True)
+    note = models.TextField(blank=True)
+
+    # OneDrive, as the setup guide names the fields.
+    client_id = models.CharField(
+        "client ID", max_length=100, blank=True, help_text="The Application (client) ID from Microsoft Entra."
+    )
+    client_secret = EncryptedTextField(
+        help_text="The client secret's Value (not its Secret ID) from Certificates & secrets."
+    )
+    tenant_id = models.CharField(
+        "tenant ID",
+        max_length=64,
+        default="consumers",
+        validators=[validate_tenant],
+        help_text="consumers (personal accounts), common (personal and work or school), "
+        "organizations, or the Directory (tenant) ID.",
+    )
+    refresh_token = EncryptedTextField(help_text="Leave empty and click Get Token, or paste the token here.")
+    root_directory = models.CharField(
+        max_length=400,
+        default="imgbed",
+        blank=True,
+        help_text="Folder in the OneDrive that receives the files. Optional; defaults to imgbed.",
+    )
+    cloud = models.CharField(max_length=10, choices=Cloud.choices, default=Cloud.GLOBAL)
+
+    # Kept by the site.
+    access_token = EncryptedTextField(editable=False)
+    access_token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    account_name = models.CharField(max_length=200, blank=True, editable=False)
+    account_email = models.CharField(max_length=320, blank=True, editable=False)
+
+    quota_total = models.BigIntegerField(null=True, blank=True, editable=False)
+    quota_used = models.BigIntegerField(null=True, blank=True, editable=False)
+    quota_remaining = models.BigIntegerField(null=True, blank=True, editable=False)
+    quota_deleted = models.BigIntegerField(null=True, blank=True, editable=False)
+    quota_state = models.CharField(max_length=20, blank=True, editable=False)
+    quota_read_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    health = models.CharField(
+        max_length=20, choices=Health.choices, default=Health.NOT_CONNECTED, editable=False
+    )
+    last_error = models.TextField(blank=True, editable=False)
+    last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
+    checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        super().clean()
+        try:
+            self.root_directory = normalize_root_directory(self.root_directory)
+        except ValidationError as exc:
+            raise ValidationError({"root_directory": exc.messages}) from None
+
+    def _is_set(self, name) -> bool:
+        return self._meta.get_field(name).is_set(self)
+
+    @property
+    def has_client_secret(self) -> bool:
+        return self._is_set("client_secret")
+
+    @property
+    def has_refresh_token(self) -> bool:
+        return self._is_set("refresh_token")
+
+    @property
+    def has_access_token(self) -> bool:
+        return self._is_set("access_token")
+
+    def record_error(self, health, message):
+        self.health = health
+        self.last_error = message
+        self.last_error_at = timezone.now()
+
+
+class OneDriveChannelManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(kind=Channel.Kind.ONEDRIVE)
+
+
+class OneDriveChannel(Channel):
+    """The OneDrive rows of Channel, with their own admin."""
+
+    objects = OneDriveChannelManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "OneDrive channel"
+
+    def save(self, *args, **kwargs):
+        self.kind = Channel.Kind.ONEDRIVE
+        super().save(*args, **kwargs)

@@ -1,0 +1,153 @@
+"""Keeping a OneDrive channel's tokens, account and quota up to date.
+
+Refresh tokens rotate on every use and the previous one stops working, so
+a redemption and the storing of its result happen under the channel's row
+lock: exactly one process redeems, the others read what it stored.
+"""
+
+import datetime
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from channels.errors import ChannelError, ConfigurationError, ReauthorizationRequired
+from channels.models import Channel
+from channels.onedrive import endpoints, identity
+from channels.onedrive.graph import AccessTokenExpired, Graph
+
+log = logging.getLogger(__name__)
+
+# Refresh an access token this long before Microsoft says it expires.
+EXPIRY_MARGIN = datetime.timedelta(minutes=5)
+
+
+def _credentials(channel):
+    return dict(
+        client_id=channel.client_id,
+        client_secret=channel.client_secret,
+        tenant=channel.tenant_id,
+        cloud=channel.cloud,
+    )
+
+
+def store_tokens(channel: Channel, tokens: identity.Tokens) -> None:
+    """Put a token response on the row (the caller saves)."""
+    channel.refresh_token = tokens.refresh_token
+    channel.access_token = tokens.access_token
+    channel.access_token_expires_at = tokens.expires_at
+
+
+def _record_failure(channel_id: int, exc: ChannelError) -> None:
+    health = Channel.Health.NEEDS_REAUTH if isinstance(exc, ReauthorizationRequired) else Channel.Health.ERROR
+    Channel.objects.filter(pk=channel_id).update(
+        health=health, last_error=str(exc), last_error_at=timezone.now(), updated_at=timezone.now()
+    )
+
+
+def access_token(channel_id: int, *, force: bool = False) -> str:
+    """A valid access token for the channel, redeeming its refresh token when needed.
+
+    `force` redeems even when the cached access token looks valid (after a 401,
+    or to prove the refresh token still works).
+    """
+    failure = None
+    with transaction.atomic():
+        channel = Channel.objects.select_for_update().get(pk=channel_id)
+        fresh = (
+            channel.access_token_expires_at is not None
+            and channel.access_token_expires_at - EXPIRY_MARGIN > timezone.now()
+            and channel.has_access_token
+        )
+        if fresh and not force:
+            return channel.access_token
+        if not channel.has_refresh_token:
+            failure = ReauthorizationRequired(
+                "The channel has no refresh token yet. Click Get Token to connect it."
+            )
+        elif not channel.client_id or not channel.has_client_secret:
+            failure = ConfigurationError("Fill in the Client ID and Client Secret, then click Get Token.")
+        else:
+            try:
+                tokens = identity.redeem_refresh_token(channel.refresh_token, **_credentials(channel))
+            except ChannelError as exc:
+                failure = exc
+            else:
+                store_tokens(channel, tokens)
+                channel.save(
+                    update_fields=["refresh_token", "access_token", "access_token_expires_at", "updated_at"]
+                )
+                log.info("channel %s: refresh token redeemed and rotated", channel_id)
+                return tokens.access_token
+    # Outside the transaction: the failure is recorded even though nothing else changed.
+    if failure.permanent:
+        _record_failure(channel_id, failure)
+    log.warning("channel %s: token refresh failed: %s", channel_id, failure)
+    raise failure
+
+
+def graph_for(channel: Channel, token: str) -> Graph:
+    return Graph(endpoints.graph_base(channel.cloud), token)
+
+
+def apply_drive(channel: Channel, drive: dict) -> None:
+    quota = drive.get("quota") or {}
+    channel.quota_total = quota.get("total")
+    channel.quota_used = quota.get("used")
+    channel.quota_remaining = quota.get("remaining")
+    channel.quota_deleted = quota.get("deleted")
+    channel.quota_state = quota.get("state") or ""
+    channel.quota_read_at = timezone.now()
+
+
+def apply_account(channel: Channel, me: dict) -> None:
+    channel.account_name = (me.get("displayName") or "")[:200]
+    channel.account_email = (me.get("mail") or me.get("userPrincipalName") or "")[:320]
+
+
+def read_account_and_drive(graph: Graph) -> tuple[dict, dict]:
+    return graph.me(), graph.drive()
+
+
+def check_connection(channel_id: int) -> Channel:
+    """Redeem the refresh token, read /me and /me/drive, and record what was found.
+
+    Raises the channel error after recording it; returns the updated channel.
+    """
+    try:
+        token = access_token(channel_id, force=True)
+        channel = Channel.objects.get(pk=channel_id)
+        try:
+            me, drive = read_account_and_drive(graph_for(channel, token))
+        except AccessTokenExpired:
+            token = access_token(channel_id, force=True)
+            me, drive = read_account_and_drive(graph_for(channel, token))
+    except ChannelError as exc:
+        _record_failure(channel_id, exc)
+        raise
+    connected(channel, me, drive)
+    return channel
+
+
+def connected(channel: Channel, me: dict, drive: dict) -> None:
+    apply_account(channel, me)
+    apply_drive(channel, drive)
+    channel.health = Channel.Health.CONNECTED
+    channel.last_error = ""
+    channel.checked_at = timezone.now()
+    channel.save(
+        update_fields=[
+            "account_name",
+            "account_email",
+            "quota_total",
+            "quota_used",
+            "quota_remaining",
+            "quota_deleted",
+            "quota_state",
+            "quota_read_at",
+            "health",
+            "last_error",
+            "checked_at",
+            "updated_at",
+        ]
+    )

@@ -1,0 +1,186 @@
+"""Get Token pages: start the sign-in, show its result, save it to a channel."""
+
+import datetime
+import logging
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_GET, require_POST
+
+from channels.errors import ChannelError
+from channels.models import Channel, OneDriveChannel, validate_tenant
+from channels.onedrive import connection, endpoints, identity, oauth
+from channels.onedrive.graph import Graph
+
+log = logging.getLogger(__name__)
+
+
+def _private(response):
+    # The page may carry a refresh token: no caches, and no Referer to the next site.
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def failure(request, title, message, status=400, channel=None):
+    context = {
+        "title": title,
+        "message": message,
+        "channel": channel,
+        "redirect_uri": endpoints.redirect_uri(),
+    }
+    return _private(render(request, "channels/oauth_failed.html", context, status=status))
+
+
+@sensitive_post_parameters("client_secret")
+@sensitive_variables("secret")
+@never_cache
+@staff_member_required
+@require_POST
+def start(request):
+    """Begin Get Token with the values of the channel form (saved or not)."""
+    channel = None
+    if request.POST.get("channel_id"):
+        channel = OneDriveChannel.objects.filter(pk=request.POST["channel_id"]).first()
+        if channel is None:
+            return failure(request, "Channel not found", "The channel no longer exists.", status=404)
+    client_id = request.POST.get("client_id", "").strip() or (channel.client_id if channel else "")
+    tenant = request.POST.get("tenant_id", "").strip() or (channel.tenant_id if channel else "")
+    cloud = request.POST.get("cloud", "").strip() or (channel.cloud if channel else Channel.Cloud.GLOBAL)
+    secret = request.POST.get("client_secret", "").strip()
+    if not secret and channel is not None and channel.has_client_secret:
+        secret = channel.client_secret
+    missing = [label for label, value in (("Client ID", client_id), ("Client Secret", secret)) if not value]
+    if missing:
+        return failure(
+            request,
+            "Fill in the form first",
+            f"Get Token needs the {' and '.join(missing)}. Copy them from the app registration in "
+            "Microsoft Entra into the channel form, then click Get Token again.",
+            channel=channel,
+        )
+    try:
+        validate_tenant(tenant)
+    except ValidationError as exc:
+        return failure(request, "Tenant ID is not valid", exc.messages[0], channel=channel)
+    if cloud not in Channel.Cloud.values:
+        return failure(request, "Unknown cloud", "Choose Global, China or US Government.", channel=channel)
+    try:
+        auth_uri = oauth.begin(
+            request.session,
+            client_id=client_id,
+            client_secret=secret,
+            tenant=tenant,
+            cloud=cloud,
+            channel_id=channel.pk if channel else None,
+        )
+    except ChannelError as exc:
+        return failure(request, "Cannot start the sign-in", str(exc), status=502, channel=channel)
+    return redirect(auth_uri)
+
+
+@sensitive_variables("entry", "tokens")
+@never_cache
+@require_GET
+def callback(request):
+    """Where Microsoft sends the browser back: redeem the code and show the refresh token."""
+    if not (request.user.is_active and request.user.is_staff):
+        return failure(
+            request,
+            "Sign in to the admin first",
+            "Get Token works only for staff signed in to this site's admin, in the same browser. "
+            "Sign in to the admin, then click Get Token again.",
+            status=403,
+        )
+    params = request.GET
+    try:
+        entry = oauth.pop_flow(request.session, params.get("state"))
+    except oauth.FlowError as exc:
+        return failure(request, "Sign-in cannot be completed", str(exc))
+    channel = OneDriveChannel.objects.filter(pk=entry["channel_id"]).first() if entry["channel_id"] else None
+
+    if params.get("error"):
+        if params["error"] in ("access_denied", "consent_required"):
+            message = (
+                "The sign-in was cancelled or the permissions were declined, so no token was issued "
+                "and nothing was saved. Click Get Token again and choose Accept: the site needs "
+                "Files.ReadWrite.All to store files, User.Read for the account and quota, and "
+                "offline_access to keep working without you."
+            )
+        else:
+            detail = (params.get("error_description") or "").splitlines()[0:1]
+            message = f"Microsoft answered {params['error']}: {' '.join(detail)}. Nothing was saved."
+        return failure(request, "Sign-in was not completed", message, channel=channel)
+    if not params.get("code"):
+        return failure(
+            request,
+            "Sign-in was not completed",
+            "Microsoft sent no code. Click Get Token again.",
+            channel=channel,
+        )
+
+    try:
+        tokens = identity.finish_sign_in(
+            entry["flow"],
+            params.dict(),
+            entry["client_id"],
+            entry["client_secret"],
+            entry["tenant"],
+            entry["cloud"],
+        )
+        graph = Graph(endpoints.graph_base(entry["cloud"]), tokens.access_token)
+        me, drive = connection.read_account_and_drive(graph)
+    except ChannelError as exc:
+        log.info("Get Token failed: %s", exc)
+        return failure(request, "Microsoft refused the sign-in", str(exc), channel=channel)
+
+    save_key = oauth.keep_result(request.session, channel.pk, tokens, entry, me, drive) if channel else None
+    context = {
+        "title": "Refresh token",
+        "refresh_token": tokens.refresh_token,
+        "account_name": me.get("displayName", ""),
+        "account_email": me.get("mail") or me.get("userPrincipalName") or "",
+        "channel": channel,
+        "save_key": save_key,
+    }
+    return _private(render(request, "channels/oauth_token.html", context))
+
+
+@sensitive_variables("result")
+@never_cache
+@staff_member_required
+@require_POST
+def save(request):
+    """The callback page's Save button: store the new token on the channel."""
+    result = oauth.pop_result(request.session, request.POST.get("key", ""))
+    if result is None:
+        return failure(
+            request,
+            "Nothing to save",
+            "This sign-in result was already saved or has expired. Click Get Token again.",
+        )
+    channel = OneDriveChannel.objects.filter(pk=result["channel_id"]).first()
+    if channel is None:
+        return failure(request, "Channel not found", "The channel no longer exists.", status=404)
+    # The token belongs to the app it was issued to: keep the credentials that produced it.
+    channel.client_id = result["client_id"]
+    channel.client_secret = result["client_secret"]
+    channel.tenant_id = result["tenant"]
+    channel.cloud = result["cloud"]
+    channel.refresh_token = result["refresh_token"]
+    channel.access_token = result["access_token"]
+    channel.access_token_expires_at = datetime.datetime.fromtimestamp(result["expires_at"], tz=datetime.UTC)
+    channel.save()
+    connection.connected(channel, result["me"], result["drive"])
+    log.info("channel %s: refresh token saved from Get Token", channel.pk)
+    messages.success(
+        request,
+        f"Connected {channel.name} to {channel.account_name or 'the account'} "
+        f"({channel.account_email}). The refresh token is saved.",
+    )
+    return redirect(reverse("admin:channels_onedrivechannel_change", args=[channel.pk]))

@@ -1,0 +1,164 @@
+"""Settings, read from the environment (and an optional `.env` file).
+
+Every variable has a laptop default, so `bin/run` works on a fresh clone.
+With DEBUG off, the secrets have no default: a missing one stops start-up
+with an error that names the variable.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from imgbed_site import devsecrets
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _secret(name):
+    """A secret from NAME or from the file named by NAME_FILE (Docker/systemd style)."""
+    path = env.str(f"{name}_FILE", default="")
+    if path:
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={path} cannot be read: {exc}") from exc
+    return env.str(name, default="")
+
+
+DEBUG = env.bool("DEBUG", default=True)
+
+# Where the laptop defaults keep their state: the SQLite database, staged
+# uploads, the filesystem broker and the generated dev keys.
+DATA_DIR = Path(env.str("IMGBED_DATA_DIR", default=str(BASE_DIR / "var")))
+
+SECRET_KEY = _secret("SECRET_KEY")
+_encryption_keys = _secret("IMGBED_ENCRYPTION_KEYS")
+if not SECRET_KEY or not _encryption_keys:
+    if not DEBUG:
+        missing = [
+            n for n, v in (("SECRET_KEY", SECRET_KEY), ("IMGBED_ENCRYPTION_KEYS", _encryption_keys)) if not v
+        ]
+        raise ImproperlyConfigured(
+            f"{', '.join(missing)} must be set when DEBUG is off "
+            "Generate an encryption key with: python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'"
+        )
+    dev = devsecrets.load_or_create(DATA_DIR / "dev-secrets.env")
+    SECRET_KEY = SECRET_KEY or dev["SECRET_KEY"]
+    _encryption_keys = _encryption_keys or dev["IMGBED_ENCRYPTION_KEYS"]
+
+# Fernet keys, comma separated, newest first: the first encrypts, all decrypt.
+IMGBED_ENCRYPTION_KEYS = [k.strip() for k in _encryption_keys.split(",") if k.strip()]
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# The public base URL of this site. The OAuth redirect URI registered in
+# Microsoft Entra is built from it, so it must be what browsers see.
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+
+# Override Microsoft's hosts (proxies, sovereign clouds, the test emulator).
+# Empty means: use the hosts of the channel's cloud.
+ONEDRIVE_LOGIN_URL = env.str("ONEDRIVE_LOGIN_URL", default="").rstrip("/")
+ONEDRIVE_GRAPH_URL = env.str("ONEDRIVE_GRAPH_URL", default="").rstrip("/")
+# Seconds to wait for Microsoft before giving up on one HTTP call.
+ONEDRIVE_HTTP_TIMEOUT = env.float("ONEDRIVE_HTTP_TIMEOUT", default=30.0)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "imgbed_site",
+    "channels.apps.ChannelsConfig",
+    "uploads.apps.UploadsConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    # Serves the admin's static files under gunicorn without a separate web server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "imgbed_site.urls"
+WSGI_APPLICATION = "imgbed_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(DATA_DIR / "static")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=SITE_URL.startswith("https://"))
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Celery. The laptop default is kombu's filesystem transport: no server.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+_broker_dir = DATA_DIR / "broker"
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+    if CELERY_BROKER_URL.startswith("filesystem://")
+    else {}
+)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # urllib3 and msal log request URLs and bodies at DEBUG; tokens travel in them.
+        "urllib3": {"level": "WARNING"},
+        "msal": {"level": "WARNING"},
+    },
+}
