@@ -6,6 +6,7 @@ errors whose message tells a person what to do. Nothing here logs a token.
 
 import datetime
 import re
+import warnings
 from dataclasses import dataclass
 
 import msal
@@ -161,9 +162,13 @@ def _tokens(result: dict) -> Tokens:
 def start_sign_in(client_id, client_secret, tenant, cloud) -> dict:
     """Begin the authorization-code flow; the returned flow goes into the session as is."""
     app = _app(client_id, client_secret, tenant, cloud)
-    return app.initiate_auth_code_flow(
-        endpoints.scopes(cloud), redirect_uri=endpoints.redirect_uri(), prompt="select_account"
-    )
+    with warnings.catch_warnings():
+        # msal recommends response_mode=form_post, but a cross-site POST does not
+        # carry the SameSite=Lax session cookie that holds the flow: query it is.
+        warnings.filterwarnings("ignore", message="response_mode='form_post'")
+        return app.initiate_auth_code_flow(
+            endpoints.scopes(cloud), redirect_uri=endpoints.redirect_uri(), prompt="select_account"
+        )
 
 
 def finish_sign_in(flow: dict, query: dict, client_id, client_secret, tenant, cloud) -> Tokens:

@@ -2,13 +2,15 @@
 
 import datetime
 import logging
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
@@ -39,11 +41,19 @@ def failure(request, title, message, status=400, channel=None):
 
 @sensitive_post_parameters("client_secret")
 @sensitive_variables("secret")
-@never_cache
 @staff_member_required
 @require_POST
 def start(request):
     """Begin Get Token with the values of the channel form (saved or not)."""
+    site = urlsplit(settings.SITE_URL)
+    if request.get_host() != site.netloc or request.scheme != site.scheme:
+        return failure(
+            request,
+            "Open the admin at the site's address",
+            f"Microsoft sends the sign-in back to {endpoints.redirect_uri()}, and your admin session must be "
+            f"at that address to receive it. Open {settings.SITE_URL}/admin/ and click Get Token there "
+            "(or set SITE_URL to the address you use).",
+        )
     channel = None
     if request.POST.get("channel_id"):
         channel = OneDriveChannel.objects.filter(pk=request.POST["channel_id"]).first()
@@ -85,7 +95,6 @@ def start(request):
 
 
 @sensitive_variables("entry", "tokens")
-@never_cache
 @require_GET
 def callback(request):
     """Where Microsoft sends the browser back: redeem the code and show the refresh token."""
@@ -152,7 +161,6 @@ def callback(request):
 
 
 @sensitive_variables("result")
-@never_cache
 @staff_member_required
 @require_POST
 def save(request):
@@ -183,4 +191,8 @@ def save(request):
         f"Connected {channel.name} to {channel.account_name or 'the account'} "
         f"({channel.account_email}). The refresh token is saved.",
     )
-    return redirect(reverse("admin:channels_onedrivechannel_change", args=[channel.pk]))
+    location = reverse("admin:channels_onedrivechannel_change", args=[channel.pk])
+    if "application/json" in request.headers.get("Accept", ""):
+        # The page's script navigates itself, so the message is shown there.
+        return JsonResponse({"location": location})
+    return redirect(location)
