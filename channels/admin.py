@@ -62,6 +62,7 @@ class OneDriveChannelAdmin(admin.ModelAdmin):
             },
         ),
         ("Microsoft Entra", {"fields": ["redirect_uri", "cloud"]}),
+        ("Serving", {"fields": ["serve_mode"]}),
         ("Status", {"fields": ["account", "health_badge", "last_error", "quota"]}),
     ]
 

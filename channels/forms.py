@@ -35,7 +35,7 @@ class OneDriveChannelForm(forms.ModelForm):
             "root_directory",
             "note",
         ]
-        fields += ["enabled", "cloud"]
+        fields += ["enabled", "cloud", "serve_mode"]
         widgets = {
             "client_id": forms.TextInput(attrs={"autocomplete": "off", "size": 40}),
             "tenant_id": forms.TextInput(attrs={"autocomplete": "off", "size": 40, "list": "tenant-choices"}),

@@ -94,6 +94,13 @@ class Channel(models.Model):
         help_text="Folder in the OneDrive that receives the files. Optional; defaults to imgbed.",
     )
     cloud = models.CharField(max_length=10, choices=Cloud.choices, default=Cloud.GLOBAL)
+    serve_mode = models.CharField(
+        "serving",
+        max_length=10,
+        choices=[("proxy", "Proxy: stream through this site"), ("redirect", "Redirect to a download URL")],
+        default="proxy",
+        help_text="Proxy keeps OneDrive hidden and supports ranges here; redirect saves this site's bandwidth.",
+    )
 
     # Kept by the site.
     access_token = EncryptedTextField(editable=False)

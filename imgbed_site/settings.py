@@ -113,6 +113,14 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
 }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Web and workers are separate processes writing to one file: WAL lets
+    # readers go on during a write, and waiting beats "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+    # Tests start real workers in other processes, so the test database is a file too.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -127,6 +135,13 @@ WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Where uploads wait for a worker. Local disk by default; any Django storage
+    # (e.g. storages.backends.s3.S3Storage with its AWS_* settings) when web and
+    # workers run on different machines.
+    "staging": {
+        "BACKEND": env.str("IMGBED_STAGING_BACKEND", default="django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": env.json("IMGBED_STAGING_OPTIONS", default={"location": str(DATA_DIR / "staging")}),
+    },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
@@ -135,9 +150,36 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=SITE_URL.startswith("https://"))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# Uploads.
+IMGBED_MAX_UPLOAD_SIZE = env.int("IMGBED_MAX_UPLOAD_SIZE", default=1024**3)
+# Categories (image, video, audio, document, archive, text), exact types or
+# wildcards (image/*), judged from the bytes.
+IMGBED_ALLOWED_TYPES = env.list("IMGBED_ALLOWED_TYPES", default=["image", "video", "audio"])
+# Anyone may upload without a code or token (ImgBed's behaviour with no authCode set).
+IMGBED_PUBLIC_UPLOADS = env.bool("IMGBED_PUBLIC_UPLOADS", default=False)
+# Upload-session fragment size: a multiple of 320 KiB, under 60 MiB.
+IMGBED_FRAGMENT_SIZE = env.int("IMGBED_FRAGMENT_SIZE", default=10 * 1024 * 1024)
+if IMGBED_FRAGMENT_SIZE % (320 * 1024) or not 0 < IMGBED_FRAGMENT_SIZE < 60 * 1024 * 1024:
+    raise ImproperlyConfigured(
+        f"IMGBED_FRAGMENT_SIZE={IMGBED_FRAGMENT_SIZE} must be a multiple of 327680 (320 KiB) below 60 MiB, "
+        "e.g. 10485760 (10 MiB)."
+    )
+# How long a worker's claim on an upload lasts without progress before another may take it over.
+IMGBED_UPLOAD_LEASE = env.int("IMGBED_UPLOAD_LEASE", default=600)
+# How long a channel's download URL is reused before a new one is fetched (seconds).
+IMGBED_DOWNLOAD_URL_TTL = env.int("IMGBED_DOWNLOAD_URL_TTL", default=300)
+# Longest wait a task sleeps in place for Retry-After; longer waits reschedule the task.
+IMGBED_MAX_INLINE_WAIT = env.float("IMGBED_MAX_INLINE_WAIT", default=60.0)
+
 # Celery. The laptop default is kombu's filesystem transport: no server.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 _broker_dir = DATA_DIR / "broker"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's filesystem transport does not create its folders.
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(_broker_dir / "queue"),

@@ -19,6 +19,7 @@ def form_data(**overrides):
         "root_directory": "",
         "enabled": "on",
         "cloud": "global",
+        "serve_mode": "proxy",
         "note": "",
     }
     data.update(overrides)

@@ -36,6 +36,7 @@ def test_add_form_round_trip_shows_the_refresh_token_and_account(staff_client, e
             "root_directory": "",
             "enabled": "on",
             "cloud": "global",
+            "serve_mode": "proxy",
             "note": "",
         },
     )

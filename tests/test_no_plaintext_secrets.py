@@ -60,6 +60,7 @@ def test_no_plaintext_secret_after_every_path(staff_client, entra_app, emulator,
             "root_directory": "",
             "enabled": "on",
             "cloud": "global",
+            "serve_mode": "proxy",
             "note": "",
         },
     )

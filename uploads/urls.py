@@ -1,7 +1,11 @@
 from django.urls import path
 
-from uploads import views
+from uploads import api, pages, serving
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", pages.upload_page, name="home"),
+    path("upload", api.upload, name="upload"),
+    path("api/channels", api.channels, name="api_channels"),
+    path("api/manage/delete/<path:public_id>", api.delete, name="api_delete"),
+    path("file/<path:public_id>", serving.serve, name="file"),
 ]

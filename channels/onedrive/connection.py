@@ -45,11 +45,12 @@ def _record_failure(channel_id: int, exc: ChannelError) -> None:
     )
 
 
-def access_token(channel_id: int, *, force: bool = False) -> str:
+def access_token(channel_id: int, *, force: bool = False, stale: str | None = None) -> str:
     """A valid access token for the channel, redeeming its refresh token when needed.
 
-    `force` redeems even when the cached access token looks valid (after a 401,
-    or to prove the refresh token still works).
+    `force` redeems even when the cached access token looks valid (to prove the
+    refresh token still works). `stale` is a token Graph just refused: it is
+    replaced unless another process already did so while this one waited.
     """
     failure = None
     with transaction.atomic():
@@ -59,7 +60,7 @@ def access_token(channel_id: int, *, force: bool = False) -> str:
             and channel.access_token_expires_at - EXPIRY_MARGIN > timezone.now()
             and channel.has_access_token
         )
-        if fresh and not force:
+        if fresh and not force and (stale is None or channel.access_token != stale):
             return channel.access_token
         if not channel.has_refresh_token:
             failure = ReauthorizationRequired(

@@ -1,0 +1,26 @@
+"""Small real files for upload tests."""
+
+import os
+import struct
+import zlib
+
+
+def png(payload_size: int = 0, seed: int = 0) -> bytes:
+    """A valid 1x1 PNG, followed by `payload_size` random bytes in an ancillary chunk."""
+
+    def chunk(kind, data):
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)
+    idat = zlib.compress(b"\x00\xff\x00\x00\xff")
+    extra = chunk(b"tEXt", os.urandom(payload_size)) if payload_size else b""
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + extra + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+HTML_PAGE = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>"
+SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'

@@ -1,0 +1,164 @@
+"""The whole pipeline: POST /upload, a real Celery worker, the emulator over HTTPS, and /file/<id>."""
+
+import hashlib
+import json
+import time
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from channels.models import Channel
+from channels.quickxorhash import quickxorhash_b64
+from tests.files import png
+from tests.worker import wait_for
+from uploads.models import StoredFile
+from uploads.tasks import upload_to_channel
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CODE = "pipeline-code"
+FRAGMENT = 327680 * 4  # 1.25 MiB: many fragments from a 25 MiB file
+
+
+@pytest.fixture
+def setup(channel, onedrive_settings):
+    from uploads.models import UploadCode
+
+    channel.health = Channel.Health.CONNECTED
+    channel.save()
+    code = UploadCode(label="t")
+    code.set_code(CODE)
+    code.save()
+    return channel
+
+
+def upload(client, data, name="pic.png"):
+    response = client.post(f"/upload?authCode={CODE}", {"file": SimpleUploadedFile(name, data)})
+    assert response.status_code == 200, response.content
+    return json.loads(response.content)[0]["src"]
+
+
+def body(response):
+    assert response.status_code in (200, 206), response.status_code
+    return b"".join(response.streaming_content)
+
+
+def stored(src, timeout=120):
+    public_id = src.removeprefix("/file/")
+
+    def done():
+        row = StoredFile.objects.get(public_id=public_id)
+        assert row.status != StoredFile.Status.FAILED, row.failure_reason
+        return row if row.status == StoredFile.Status.STORED else None
+
+    return wait_for(done, timeout=timeout, what=f"{public_id} to be stored")
+
+
+def fragments(emulator):
+    """(start, end) of every fragment the emulator accepted."""
+    return [
+        r.byte_range[:2]
+        for r in emulator.requests
+        if r.kind == "upload_url" and r.method == "PUT" and r.status in (200, 201, 202)
+    ]
+
+
+def assert_disjoint(ranges, total):
+    covered = sorted(ranges)
+    position = 0
+    for start, end in covered:
+        assert start == position, f"byte range {start}-{end} overlaps or leaves a gap (expected {position})"
+        position = end + 1
+    assert position == total
+
+
+def test_small_image_by_simple_put(client, setup, emulator, start_worker):
+    data = png(100_000)
+    src = upload(client, data)
+    assert body(client.get(src)) == data  # before the worker has it: from staging
+    start_worker()
+    row = stored(src)
+    assert body(client.get(src)) == data  # after: from OneDrive, proxied
+    files = emulator.files()
+    assert len(files) == 1
+    assert files[0].path.endswith(f"imgbed/{row.public_id}")
+    assert files[0].quickxorhash == quickxorhash_b64(data) == row.quickxorhash
+    assert hashlib.sha256(files[0].read_bytes()).hexdigest() == row.sha256 == hashlib.sha256(data).hexdigest()
+    assert row.staged_name == "" and row.upload_session_url == ""
+    puts = [r for r in emulator.requests if r.method == "PUT" and r.kind == "graph"]
+    assert len(puts) == 1 and "conflictBehavior" in puts[0].query
+
+
+def test_25_mib_by_upload_session(client, setup, emulator, start_worker, settings):
+    data = png(25 * 1024 * 1024)
+    src = upload(client, data)
+    start_worker(IMGBED_FRAGMENT_SIZE=FRAGMENT)
+    row = stored(src)
+    assert len(emulator.files()) == 1
+    assert emulator.files()[0].quickxorhash == quickxorhash_b64(data)
+    ranges = fragments(emulator)
+    assert_disjoint(ranges, len(data))
+    assert all((end - start + 1) % 327680 == 0 for start, end in ranges[:-1])
+    assert not any(r.authorization for r in emulator.requests if r.kind == "upload_url")
+    assert body(client.get(src)) == data
+    # Ranges from the stored copy, through the proxy.
+    part = client.get(src, HTTP_RANGE="bytes=-500")
+    assert part.status_code == 206 and body(part) == data[-500:]
+    assert row.size == len(data)
+
+
+def test_task_delivered_twice_uploads_once(client, setup, emulator, start_worker):
+    data = png(3 * 1024 * 1024)
+    src = upload(client, data)
+    row = StoredFile.objects.get()
+    upload_to_channel.delay(row.pk)  # a second delivery of the same job
+    start_worker(concurrency=2)
+    stored(src)
+    time.sleep(1)  # let the second delivery finish too
+    assert len(emulator.files()) == 1
+    assert len([r for r in emulator.requests if r.method == "PUT" and r.kind == "graph"]) == 1
+
+
+def test_redelivered_mid_session_resumes(client, setup, emulator, start_worker):
+    data = png(25 * 1024 * 1024)
+    src = upload(client, data)
+    row = StoredFile.objects.get()
+    emulator.faults.latency = 0.3  # slow enough to kill the worker mid-session
+    first = start_worker(concurrency=1, IMGBED_FRAGMENT_SIZE=FRAGMENT, IMGBED_UPLOAD_LEASE=2)
+    wait_for(lambda: len(fragments(emulator)) >= 3, what="three fragments")
+    first.kill()
+    emulator.faults.latency = 0
+    row.refresh_from_db()
+    assert row.status == StoredFile.Status.UPLOADING and row.upload_session_url
+    time.sleep(2.5)  # the dead worker's claim lapses
+    upload_to_channel.delay(row.pk)  # what redelivery (or reconcile) does
+    start_worker(concurrency=1, IMGBED_FRAGMENT_SIZE=FRAGMENT)
+    stored(src)
+    assert_disjoint(fragments(emulator), len(data))
+    assert len([r for r in emulator.requests if r.path.endswith(":/createUploadSession")]) == 1
+    assert emulator.files()[0].quickxorhash == quickxorhash_b64(data)
+
+
+def test_retry_after_is_honoured(client, setup, emulator, start_worker):
+    data = png(50_000)
+    emulator.faults.inject("PUT", path_regex=r"/content", status=429, retry_after=2, count=1)
+    src = upload(client, data)
+    start_worker()
+    stored(src)
+    puts = [r for r in emulator.requests if r.method == "PUT" and r.kind == "graph"]
+    assert [r.status for r in puts] == [429, 201]
+    assert puts[1].monotonic - puts[0].monotonic >= 2.0
+
+
+def test_expired_access_token_mid_upload_is_refreshed_once(client, setup, emulator, start_worker):
+    data = png(6 * 1024 * 1024)
+    src = upload(client, data)
+    redemptions = emulator.token_redemptions
+    emulator.faults.inject("graph", path_regex=r"createUploadSession", status=401, count=1)
+    start_worker(IMGBED_FRAGMENT_SIZE=FRAGMENT)
+    stored(src)
+    setup.refresh_from_db()
+    # One redemption for the first access token, one after the 401; the rotated token is stored.
+    assert emulator.token_redemptions == redemptions + 2
+    assert emulator.valid_refresh_tokens == 1
+    assert setup.health == Channel.Health.CONNECTED

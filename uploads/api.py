@@ -1,0 +1,183 @@
+"""The ImgBed-compatible API: POST /upload, its CORS preflight, and delete."""
+
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpResponse, JsonResponse
+from django.template.defaultfilters import filesizeformat
+from django.views.decorators.csrf import csrf_exempt
+
+from channels.models import Channel
+from uploads import lifecycle, staging
+from uploads.auth import NotAuthorized, identify
+from uploads.channel_choice import NoChannel, choose
+from uploads.models import StoredFile
+from uploads.naming import clean_folder, clean_name, make_id
+from uploads.sniff import allowed, sniff
+from uploads.staging import FileTooLarge, StagingUploadHandler
+from uploads.tasks import upload_to_channel
+
+log = logging.getLogger(__name__)
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Headers": "Content-Type, Authorization, authCode",
+    "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
+}
+NAME_TYPES = ("default", "index", "origin", "short")
+# Multipart framing around the file: a request this much over the limit is refused unread.
+MULTIPART_SLACK = 64 * 1024
+
+
+def _cors(response):
+    for key, value in CORS_HEADERS.items():
+        response[key] = value
+    return response
+
+
+def error(message, status):
+    return _cors(JsonResponse({"error": message}, status=status))
+
+
+def client_ip(request):
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _human(n):
+    return filesizeformat(n).replace("\xa0", " ")
+
+
+@csrf_exempt
+def upload(request):
+    if request.method == "OPTIONS":
+        return _cors(HttpResponse(status=204))
+    if request.method != "POST":
+        return error("Use POST with a multipart/form-data body and the file in the field 'file'.", 405)
+    try:
+        uploader = identify(request)
+    except NotAuthorized as exc:
+        return error(str(exc), 401)
+    if not uploader.can("upload"):
+        return error("This API token may not upload.", 403)
+
+    name_type = request.GET.get("uploadNameType", "default") or "default"
+    if name_type not in NAME_TYPES:
+        return error(f"uploadNameType must be one of {', '.join(NAME_TYPES)}.", 400)
+    try:
+        folder = clean_folder(request.GET.get("uploadFolder", ""))
+    except ValueError as exc:
+        return error(str(exc), 400)
+    try:
+        channel = choose(request.GET.get("uploadChannel", ""), request.GET.get("channelName", ""))
+    except NoChannel as exc:
+        return error(str(exc), exc.status)
+
+    limit = settings.IMGBED_MAX_UPLOAD_SIZE
+    if not request.content_type.startswith("multipart/form-data"):
+        return error("Send the file as multipart/form-data in the field 'file'.", 400)
+    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    if declared > limit + MULTIPART_SLACK:
+        return error(f"The file is larger than this site's limit of {_human(limit)}.", 413)
+
+    request.upload_handlers = [StagingUploadHandler(request, limit)]
+    try:
+        received = request.FILES.get("file")
+    except FileTooLarge:
+        return error(f"The file is larger than this site's limit of {_human(limit)}.", 413)
+    except Exception:  # a broken multipart body
+        log.info("unreadable multipart body", exc_info=True)
+        return error("The request body is not valid multipart/form-data.", 400)
+    if received is None:
+        return error("No file: send it in the multipart field 'file'.", 400)
+    try:
+        return _accept(request, received, channel, folder, name_type, uploader)
+    finally:
+        received.discard()
+
+
+def _accept(request, received, channel, folder, name_type, uploader):
+    if received.size == 0:
+        return error("The file is empty.", 400)
+    sniffed = sniff(received.head, received.name or "")
+    if not allowed(sniffed, settings.IMGBED_ALLOWED_TYPES):
+        return error(
+            f"This site does not accept {sniffed.content_type} files (judged by the file's content, not its "
+            f"name). Allowed: {', '.join(settings.IMGBED_ALLOWED_TYPES)}.",
+            415,
+        )
+    name = clean_name(received.name or "")
+    extension = name.rsplit(".", 1)[1] if "." in name.strip(".") else sniffed.extension
+    prefix = f"{folder}/" if folder else ""
+
+    def exists(candidate):
+        return StoredFile.objects.filter(public_id=prefix + candidate).exists()
+
+    def next_index():
+        return StoredFile.objects.filter(folder=folder).count() + 1
+
+    staged_name = staging.commit(received)
+    try:
+        for _ in range(5):
+            public_id = prefix + make_id(name_type, name, extension, exists=exists, next_index=next_index)
+            try:
+                with transaction.atomic():
+                    stored = StoredFile.objects.create(
+                        public_id=public_id,
+                        original_name=(received.name or "")[:500],
+                        folder=folder,
+                        remote_path=f"{channel.root_directory}/{public_id}",
+                        size=received.size,
+                        sha256=received.sha256,
+                        content_type=sniffed.content_type,
+                        category=sniffed.category,
+                        channel=channel,
+                        staged_name=staged_name,
+                        uploader=uploader.user,
+                        api_token=uploader.token,
+                        upload_code=uploader.code,
+                        uploader_ip=client_ip(request),
+                    )
+                    # Ids only in the message; the worker reads the row.
+                    upload_to_channel.delay_on_commit(stored.pk)
+                break
+            except IntegrityError:
+                continue  # two uploads took the same id at once: pick another
+        else:
+            staging.remove(staged_name)
+            return error("Could not find a free name for the file. Try another uploadNameType.", 409)
+    except Exception:
+        staging.remove(staged_name)
+        raise
+    src = stored.url_path
+    if request.GET.get("returnFormat") == "full":
+        src = settings.SITE_URL + src
+    return _cors(JsonResponse([{"src": src}], safe=False))
+
+
+@csrf_exempt
+def delete(request, public_id):
+    if request.method == "OPTIONS":
+        return _cors(HttpResponse(status=204))
+    if request.method not in ("DELETE", "POST"):
+        return error("Use DELETE (or POST).", 405)
+    try:
+        uploader = identify(request)
+    except NotAuthorized as exc:
+        return error(str(exc), 401)
+    if uploader.token is None and uploader.user is None or not uploader.can("delete"):
+        return error("Deleting needs an API token with the delete permission.", 403)
+    stored = StoredFile.objects.filter(public_id=public_id).exclude(status=StoredFile.Status.DELETED).first()
+    if stored is None:
+        return error("No such file.", 404)
+    with transaction.atomic():
+        lifecycle.delete(stored)
+    return _cors(JsonResponse({"deleted": public_id}))
+
+
+def channels(request):
+    """Enabled channels by kind, as ImgBed lists them; names and kinds only."""
+    listing = {kind: [] for kind in Channel.Kind.values}
+    for channel in Channel.objects.filter(enabled=True).order_by("name"):
+        listing[channel.kind].append({"name": channel.name, "type": channel.kind})
+    return _cors(JsonResponse(listing))

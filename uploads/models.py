@@ -1,0 +1,143 @@
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from channels.fields import EncryptedTextField
+from channels.models import Channel
+
+
+def hash_secret(value: str) -> str:
+    # Tokens and codes are random or staff-chosen secrets compared for equality:
+    # a plain SHA-256 keeps them unreadable at rest and survives SECRET_KEY rotation.
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class UploadCode(models.Model):
+    """An ImgBed auth code (`authCode`), configured by staff, stored hashed."""
+
+    label = models.CharField(max_length=100, unique=True)
+    code_hash = models.CharField(max_length=64, unique=True, editable=False)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "upload auth code"
+
+    def __str__(self):
+        return self.label
+
+    def set_code(self, code: str):
+        self.code_hash = hash_secret(code)
+
+    @classmethod
+    def matching(cls, code: str):
+        if not code:
+            return None
+        return cls.objects.filter(code_hash=hash_secret(code), enabled=True).first()
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API, shown once when created, stored hashed."""
+
+    PREFIX = "imgbed_"
+
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(max_length=20, editable=False, help_text="The token's first characters.")
+    can_upload = models.BooleanField("upload", default=True)
+    can_delete = models.BooleanField("delete", default=False)
+    can_list = models.BooleanField("list", default=False)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "API token"
+
+    def __str__(self):
+        return f"{self.name} ({self.hint}…)"
+
+    def issue(self) -> str:
+        """Give the row a new token; returns it (the only time it is readable)."""
+        token = self.PREFIX + secrets.token_urlsafe(32)
+        self.token_hash = hash_secret(token)
+        self.hint = token[: len(self.PREFIX) + 4]
+        return token
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @classmethod
+    def matching(cls, token: str):
+        if not token:
+            return None
+        found = cls.objects.filter(token_hash=hash_secret(token)).first()
+        if found is None or found.expired:
+            return None
+        return found
+
+
+class StoredFile(models.Model):
+    """One upload, from the moment its bytes are staged until it is deleted."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        UPLOADING = "uploading", "Uploading"
+        STORED = "stored", "Stored"
+        FAILED = "failed", "Failed"
+        DELETED = "deleted", "Deleted"
+
+    public_id = models.CharField(max_length=600, unique=True, help_text="The part of the link after /file/.")
+    original_name = models.CharField(max_length=500)
+    folder = models.CharField(max_length=300, blank=True, db_index=True)
+    remote_path = models.CharField(
+        max_length=1000, help_text="Root directory / folder / name on the channel."
+    )
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    content_type = models.CharField(max_length=100)
+    category = models.CharField(max_length=20, blank=True, db_index=True)
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="files")
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    failure_reason = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # A pre-authenticated URL: whoever has it can write to the drive, so it is a secret.
+    upload_session_url = EncryptedTextField(editable=False)
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    remote_id = models.CharField(max_length=200, blank=True)
+    quickxorhash = models.CharField(max_length=40, blank=True)
+    staged_name = models.CharField(
+        max_length=300, blank=True, help_text="Name in the staging storage, until stored."
+    )
+
+    uploader = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    api_token = models.ForeignKey(ApiToken, null=True, blank=True, on_delete=models.SET_NULL)
+    upload_code = models.ForeignKey(UploadCode, null=True, blank=True, on_delete=models.SET_NULL)
+    uploader_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    stored_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "file"
+        indexes = [models.Index(fields=["status", "updated_at"])]
+
+    def __str__(self):
+        return self.public_id
+
+    @property
+    def url_path(self) -> str:
+        return f"/file/{self.public_id}"
+
+    @property
+    def name(self) -> str:
+        return self.public_id.rsplit("/", 1)[-1]

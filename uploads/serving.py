@@ -1,0 +1,226 @@
+"""GET and HEAD /file/<id>: from staging until stored, then from the channel.
+
+Per channel, a stored file is either proxied (streamed from a fresh download
+URL, ranges passed on) or redirected to (302). Active content (HTML, SVG,
+XML, scripts, anything unknown) is always an attachment, sandboxed, never
+rendered from this site's origin.
+"""
+
+import logging
+import re
+import unicodedata
+from urllib.parse import quote
+
+import requests
+from django.conf import settings
+from django.core.cache import cache
+from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.utils.http import http_date, parse_http_date_safe, quote_etag
+
+from channels.backends import backend_for
+from channels.errors import ChannelError
+from uploads import staging
+from uploads.models import StoredFile
+from uploads.sniff import is_inline_safe
+
+log = logging.getLogger(__name__)
+
+CHUNK = 256 * 1024
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class Unsatisfiable(Exception):
+    pass
+
+
+def parse_range(header: str | None, size: int):
+    """(start, end) inclusive for a single byte range, None for the whole file."""
+    if not header:
+        return None
+    match = _RANGE.match(header.replace(" ", ""))
+    if not match:
+        return None  # multiple or malformed ranges: serve the whole file, as RFC 9110 allows
+    first, last = match.groups()
+    if first == "" and last == "":
+        return None
+    if first == "":
+        length = int(last)
+        if length == 0:
+            raise Unsatisfiable()
+        return max(0, size - length), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or (last and int(last) < start):
+        raise Unsatisfiable()
+    return start, end
+
+
+def _not_modified(request, etag, last_modified):
+    inm = request.headers.get("If-None-Match")
+    if inm is not None:
+        tags = [t.strip() for t in inm.split(",")]
+        return "*" in tags or etag in tags or f"W/{etag}" in tags
+    since = parse_http_date_safe(request.headers.get("If-Modified-Since", ""))
+    return since is not None and int(last_modified.timestamp()) <= since
+
+
+def _range_applies(request, etag, last_modified):
+    if_range = request.headers.get("If-Range")
+    if not if_range:
+        return True
+    if if_range.startswith('"') or if_range.startswith("W/"):
+        return if_range == etag
+    date = parse_http_date_safe(if_range)
+    return date is not None and int(last_modified.timestamp()) <= date
+
+
+def _common_headers(response, stored, etag, last_modified):
+    inline = is_inline_safe(stored.content_type)
+    response["Content-Type"] = stored.content_type if inline else _safe_type(stored.content_type)
+    response["Content-Disposition"] = disposition(
+        "inline" if inline else "attachment", stored.original_name or stored.name
+    )
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "public, max-age=2592000"
+    response["ETag"] = etag
+    response["Last-Modified"] = http_date(last_modified.timestamp())
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Access-Control-Allow-Origin"] = "*"
+    # Even if a browser renders it, a file cannot run script with this site's origin.
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
+    return response
+
+
+def disposition(kind: str, name: str) -> str:
+    """Both forms, as ImgBed sends them: an ASCII fallback and the exact UTF-8 name."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    fallback = re.sub(r'[^\x20-\x7e]|["\\]', "_", ascii_name).strip() or "file"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _safe_type(content_type):
+    # Active content keeps its type for the download, but must never be sniffed into a page.
+    return content_type if not content_type.startswith("text/html") else "application/octet-stream"
+
+
+def serve(request, public_id):
+    if request.method not in ("GET", "HEAD"):
+        response = HttpResponse(status=405)
+        response["Allow"] = "GET, HEAD"
+        return response
+    stored = (
+        StoredFile.objects.select_related("channel")
+        .exclude(status=StoredFile.Status.DELETED)
+        .filter(public_id=public_id)
+        .first()
+    )
+    if stored is None:
+        raise Http404("No such file.")
+    etag = quote_etag(stored.sha256[:32])
+    last_modified = stored.created_at
+    if _not_modified(request, etag, last_modified):
+        return _common_headers(HttpResponse(status=304), stored, etag, last_modified)
+
+    use_staged = stored.status != StoredFile.Status.STORED and staging.exists(stored.staged_name)
+    if not use_staged and stored.status != StoredFile.Status.STORED:
+        raise Http404("The file's bytes are not available.")
+    if not use_staged and stored.channel.serve_mode == "redirect":
+        return _common_headers(HttpResponseRedirect(_download_url(stored)), stored, etag, last_modified)
+
+    try:
+        byte_range = (
+            parse_range(request.headers.get("Range"), stored.size)
+            if _range_applies(request, etag, last_modified)
+            else None
+        )
+    except Unsatisfiable:
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{stored.size}"
+        return _common_headers(response, stored, etag, last_modified)
+    start, end = byte_range if byte_range else (0, stored.size - 1)
+    length = end - start + 1
+
+    if request.method == "HEAD":
+        response = HttpResponse(status=206 if byte_range else 200)
+    else:
+        body = (
+            _staged_body(stored, start, length)
+            if use_staged
+            else _remote_body(stored, start, end, byte_range)
+        )
+        response = StreamingHttpResponse(body, status=206 if byte_range else 200)
+    response["Content-Length"] = str(length)
+    if byte_range:
+        response["Content-Range"] = f"bytes {start}-{end}/{stored.size}"
+    return _common_headers(response, stored, etag, last_modified)
+
+
+def _staged_body(stored, start, length):
+    fh = staging.open_at(stored.staged_name, start)
+
+    def chunks():
+        remaining = length
+        with fh:
+            while remaining > 0:
+                data = fh.read(min(CHUNK, remaining))
+                if not data:
+                    break
+                remaining -= len(data)
+                yield data
+
+    return chunks()
+
+
+def _cache_key(stored):
+    return f"imgbed:download-url:{stored.pk}"
+
+
+def _download_url(stored, fresh=False) -> str:
+    key = _cache_key(stored)
+    url = None if fresh else cache.get(key)
+    if url is None:
+        try:
+            url = backend_for(stored.channel).download_url(stored.remote_id)
+        except ChannelError as exc:
+            log.warning("file %s: no download URL: %s", stored.pk, exc)
+            raise Http404("The file cannot be fetched from its channel right now.") from None
+        # Download URLs live minutes to an hour: keep one well under that.
+        cache.set(key, url, settings.IMGBED_DOWNLOAD_URL_TTL)
+    return url
+
+
+def _remote_body(stored, start, end, byte_range):
+    headers = {"Range": f"bytes={start}-{end}"} if byte_range else {}
+    upstream = None
+    for fresh in (False, True):
+        upstream = requests.get(
+            _download_url(stored, fresh=fresh),
+            headers=headers,
+            stream=True,
+            timeout=settings.ONEDRIVE_HTTP_TIMEOUT,
+        )
+        if upstream.status_code in (200, 206):
+            break
+        upstream.close()  # an expired URL: fetch a new one once
+    if upstream.status_code not in (200, 206):
+        raise Http404("The file cannot be fetched from its channel right now.")
+
+    # A server that ignores Range answers 200 with everything: cut the range out.
+    skip = start if byte_range and upstream.status_code == 200 else 0
+    limit = end - start + 1
+
+    def chunks():
+        nonlocal skip, limit
+        with upstream:
+            for data in upstream.iter_content(CHUNK):
+                if skip:
+                    cut = min(skip, len(data))
+                    data, skip = data[cut:], skip - cut
+                data = data[:limit]
+                limit -= len(data)
+                if data:
+                    yield data
+                if limit <= 0:
+                    break
+
+    return chunks()

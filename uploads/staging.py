@@ -1,0 +1,146 @@
+"""The staging area: where an upload's bytes wait until a worker has stored them.
+
+It is a Django storage (local disk by default, S3 when web and workers run
+on different machines). The request body is streamed straight into it by
+an upload handler that hashes and measures the bytes as they arrive, so a
+large file is written to disk once and never held in memory.
+"""
+
+import hashlib
+import os
+import tempfile
+import uuid
+
+from django.core.files.storage import FileSystemStorage, storages
+from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+
+SNIFF_BYTES = 8192
+
+
+class FileTooLarge(Exception):
+    def __init__(self, limit):
+        super().__init__(limit)
+        self.limit = limit
+
+
+def storage():
+    return storages["staging"]
+
+
+def _local_dir():
+    """A folder on the same filesystem as the staging storage, so a finished file is renamed, not copied."""
+    store = storage()
+    if isinstance(store, FileSystemStorage):
+        path = os.path.join(store.location, ".incoming")
+        os.makedirs(path, exist_ok=True)
+        return path
+    return None
+
+
+class StagedFile(UploadedFile):
+    """The received file: on disk at `temp_path`, with its size, sha256 and first bytes."""
+
+    def __init__(self, temp_path, name, content_type, size, sha256, head):
+        super().__init__(open(temp_path, "rb"), name, content_type, size)  # noqa: SIM115
+        self.temp_path = temp_path
+        self.sha256 = sha256
+        self.head = head
+
+    def discard(self):
+        self.file.close()
+        try:
+            os.unlink(self.temp_path)
+        except FileNotFoundError:
+            pass
+
+
+class StagingUploadHandler(FileUploadHandler):
+    """Accepts the multipart field `file` only, writing it to disk as it streams in."""
+
+    chunk_size = 1024 * 1024
+
+    def __init__(self, request, max_size: int, field_name: str = "file"):
+        super().__init__(request)
+        self.max_size = max_size
+        self.wanted_field = field_name
+        self._out = None
+
+    def new_file(
+        self, field_name, file_name, content_type, content_length, charset=None, content_type_extra=None
+    ):
+        super().new_file(field_name, file_name, content_type, content_length, charset, content_type_extra)
+        if field_name != self.wanted_field or self._out is not None:
+            raise SkipFile()
+        fd, self._path = tempfile.mkstemp(prefix="upload-", dir=_local_dir())
+        self._out = os.fdopen(fd, "wb")
+        self._sha = hashlib.sha256()
+        self._size = 0
+        self._head = bytearray()
+
+    def receive_data_chunk(self, raw_data, start):
+        if self._out is None:
+            return raw_data
+        self._size += len(raw_data)
+        if self._size > self.max_size:
+            self._abandon()
+            raise FileTooLarge(self.max_size)
+        if len(self._head) < SNIFF_BYTES:
+            self._head += raw_data[: SNIFF_BYTES - len(self._head)]
+        self._sha.update(raw_data)
+        self._out.write(raw_data)
+        return None
+
+    def file_complete(self, file_size):
+        if self._out is None:
+            return None
+        self._out.close()
+        return StagedFile(
+            self._path,
+            self.file_name,
+            self.content_type,
+            self._size,
+            self._sha.hexdigest(),
+            bytes(self._head),
+        )
+
+    def upload_interrupted(self):
+        self._abandon()
+
+    def _abandon(self):
+        if self._out is not None:
+            self._out.close()
+            try:
+                os.unlink(self._path)
+            except FileNotFoundError:
+                pass
+
+
+def commit(staged: StagedFile) -> str:
+    """Move a received file into the staging storage; returns its name there."""
+    name = uuid.uuid4().hex
+    store = storage()
+    staged.file.close()
+    if isinstance(store, FileSystemStorage):
+        os.replace(staged.temp_path, store.path(name))
+        return name
+    with open(staged.temp_path, "rb") as fh:
+        name = store.save(name, fh)
+    os.unlink(staged.temp_path)
+    return name
+
+
+def open_at(name: str, offset: int = 0):
+    fh = storage().open(name, "rb")
+    if offset:
+        fh.seek(offset)
+    return fh
+
+
+def remove(name: str) -> None:
+    if name:
+        storage().delete(name)
+
+
+def exists(name: str) -> bool:
+    return bool(name) and storage().exists(name)

@@ -1,0 +1,183 @@
+"""Celery tasks that move staged bytes to a channel and remove deleted files.
+
+Messages carry a row id only. The row is the source of truth: a task claims
+it with a compare-and-set and a lease, so two deliveries never upload at
+once, and a killed worker's claim lapses for the next delivery to resume.
+"""
+
+import datetime
+import logging
+import random
+import time
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from channels.backends import backend_for
+from channels.errors import ChannelError, PermanentError, TransientError
+from uploads import staging
+from uploads.models import StoredFile
+
+log = logging.getLogger(__name__)
+Status = StoredFile.Status
+
+# Retries are rescheduled, not slept: the longest countdown stays far below a
+# broker's visibility timeout (Redis: 1 hour), and reconcile covers the rest.
+MAX_COUNTDOWN = 15 * 60
+HEARTBEAT_EVERY = 10.0
+
+
+def _lease():
+    return timezone.now() + datetime.timedelta(seconds=settings.IMGBED_UPLOAD_LEASE)
+
+
+def claim(file_id) -> StoredFile | None:
+    """Take the row for this worker, or None when it is done or another worker holds it."""
+    now = timezone.now()
+    claimable = Q(status=Status.PENDING) | Q(status=Status.UPLOADING, claimed_until__lt=now)
+    taken = StoredFile.objects.filter(claimable, pk=file_id).update(
+        status=Status.UPLOADING, claimed_until=_lease(), updated_at=now
+    )
+    if not taken:
+        return None
+    StoredFile.objects.filter(pk=file_id).update(attempts=F("attempts") + 1)
+    return StoredFile.objects.select_related("channel").get(pk=file_id)
+
+
+class _HeartbeatReader:
+    """Extends the claim while bytes are read, so a long upload keeps its lease."""
+
+    def __init__(self, fh, file_id):
+        self._fh = fh
+        self._file_id = file_id
+        self._beat = time.monotonic()
+
+    def read(self, n=-1):
+        now = time.monotonic()
+        if now - self._beat > HEARTBEAT_EVERY:
+            self._beat = now
+            StoredFile.objects.filter(pk=self._file_id, status=Status.UPLOADING).update(
+                claimed_until=_lease()
+            )
+        return self._fh.read(n)
+
+    def __getattr__(self, name):
+        return getattr(self._fh, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._fh.close()
+
+
+def _backoff(attempts):
+    return min(MAX_COUNTDOWN, 2 ** min(attempts, 10) + random.uniform(0, 1))  # noqa: S311
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
+def upload_to_channel(self, file_id):
+    stored = claim(file_id)
+    if stored is None:
+        return "not claimable"
+    if not staging.exists(stored.staged_name):
+        _fail(stored, "The staged bytes are missing, so the upload cannot be made. Upload the file again.")
+        return "missing"
+
+    def save_session(url):
+        StoredFile.objects.filter(pk=file_id).update(
+            upload_session_url=url or "", claimed_until=_lease(), updated_at=timezone.now()
+        )
+
+    def open_stream(offset):
+        return _HeartbeatReader(staging.open_at(stored.staged_name, offset), file_id)
+
+    try:
+        remote = backend_for(stored.channel).store(
+            stored.remote_path,
+            open_stream,
+            stored.size,
+            session_url=stored.upload_session_url or None,
+            on_session=save_session,
+        )
+    except TransientError as exc:
+        _release(stored, str(exc))
+        countdown = min(
+            MAX_COUNTDOWN, exc.retry_after if exc.retry_after is not None else _backoff(stored.attempts)
+        )
+        log.info("file %s: transient failure, retry in %.0fs: %s", file_id, countdown, exc)
+        raise self.retry(countdown=countdown) from None
+    except PermanentError as exc:
+        _fail(stored, str(exc))
+        return "failed"
+    except ChannelError as exc:
+        _fail(stored, str(exc))
+        return "failed"
+    _finish(stored, remote)
+    return "stored"
+
+
+def _release(stored, reason):
+    StoredFile.objects.filter(pk=stored.pk, status=Status.UPLOADING).update(
+        status=Status.PENDING, failure_reason=reason, claimed_until=None, updated_at=timezone.now()
+    )
+
+
+def _fail(stored, reason):
+    log.warning("file %s: upload failed: %s", stored.pk, reason)
+    # The staged bytes stay: a retry from the admin starts from them.
+    StoredFile.objects.filter(pk=stored.pk, status=Status.UPLOADING).update(
+        status=Status.FAILED, failure_reason=reason, claimed_until=None, updated_at=timezone.now()
+    )
+
+
+def _finish(stored, remote):
+    if remote.size != stored.size:
+        _fail(
+            stored, f"The channel holds {remote.size} bytes but the file has {stored.size}. Retry the upload."
+        )
+        return
+    with transaction.atomic():
+        done = StoredFile.objects.filter(pk=stored.pk, status=Status.UPLOADING).update(
+            status=Status.STORED,
+            remote_id=remote.remote_id,
+            quickxorhash=remote.quickxorhash,
+            upload_session_url="",
+            failure_reason="",
+            claimed_until=None,
+            stored_at=timezone.now(),
+            staged_name="",
+            updated_at=timezone.now(),
+        )
+        if done:
+            name = stored.staged_name
+            transaction.on_commit(lambda: staging.remove(name))
+    if not done:
+        # Deleted while it was uploading: the delete task found no remote item yet.
+        StoredFile.objects.filter(pk=stored.pk).update(remote_id=remote.remote_id)
+        delete_remote.delay(stored.pk)
+    log.info("file %s: stored on channel %s", stored.pk, stored.channel_id)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
+def delete_remote(self, file_id):
+    stored = StoredFile.objects.select_related("channel").filter(pk=file_id, status=Status.DELETED).first()
+    if stored is None:
+        return "not deleted"
+    if stored.remote_id:
+        try:
+            backend_for(stored.channel).delete(stored.remote_id)
+        except TransientError as exc:
+            raise self.retry(
+                countdown=min(MAX_COUNTDOWN, exc.retry_after or _backoff(self.request.retries))
+            ) from None
+        except PermanentError as exc:
+            StoredFile.objects.filter(pk=file_id).update(failure_reason=f"Delete failed: {exc}")
+            return "failed"
+    if stored.staged_name:
+        staging.remove(stored.staged_name)
+    StoredFile.objects.filter(pk=file_id).update(remote_id="", staged_name="", upload_session_url="")
+    return "deleted"
