@@ -162,3 +162,47 @@ def test_expired_access_token_mid_upload_is_refreshed_once(client, setup, emulat
     assert emulator.token_redemptions == redemptions + 2
     assert emulator.valid_refresh_tokens == 1
     assert setup.health == Channel.Health.CONNECTED
+
+
+def test_delete_removes_the_remote_copy(client, setup, emulator, start_worker):
+    from uploads.models import ApiToken
+
+    data = png(20_000)
+    src = upload(client, data)
+    start_worker()
+    row = stored(src)
+    assert len(emulator.files()) == 1
+    token_row = ApiToken(name="cleaner", can_delete=True)
+    token = token_row.issue()
+    token_row.save()
+    response = client.delete(f"/api/manage/delete/{row.public_id}", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200
+    assert client.get(src).status_code == 404  # at once
+    wait_for(lambda: not emulator.files(), what="the remote item to be deleted")
+    row.refresh_from_db()
+    assert row.status == StoredFile.Status.DELETED and row.remote_id == ""
+
+
+def test_full_drive_fails_with_a_reason_keeps_the_bytes_and_retries_from_the_admin(
+    client, admin_client, setup, emulator, start_worker
+):
+    data = png(5 * 1024 * 1024)
+    src = upload(client, data)
+    emulator.set_drive_full(True)
+    start_worker(IMGBED_FRAGMENT_SIZE=FRAGMENT)
+    public_id = src.removeprefix("/file/")
+    row = wait_for(
+        lambda: StoredFile.objects.filter(public_id=public_id, status=StoredFile.Status.FAILED).first(),
+        what="the upload to fail",
+    )
+    assert "full" in row.failure_reason
+    assert body(client.get(src)) == data  # nothing lost: still served from staging
+    assert not emulator.upload_sessions()  # the abandoned session was cancelled
+
+    emulator.set_drive_full(False)
+    response = admin_client.post(
+        "/admin/uploads/storedfile/", {"action": "retry_uploads", "_selected_action": [row.pk]}
+    )
+    assert response.status_code == 302
+    stored(src)
+    assert emulator.files()[0].quickxorhash == quickxorhash_b64(data)
