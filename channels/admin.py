@@ -14,7 +14,8 @@ from channels.onedrive import connection, endpoints, oauth
 HEALTH_COLOURS = {
     Channel.Health.CONNECTED: "#1a7f37",
     Channel.Health.NOT_CONNECTED: "#57606a",
-    Channel.Health.NEEDS_REAUTH: "#bf8700",
+    Channel.Health.DEGRADED: "#bf8700",
+    Channel.Health.NEEDS_REAUTH: "#cf222e",
     Channel.Health.ERROR: "#cf222e",
 }
 
@@ -36,6 +37,35 @@ def quota_bar(channel):
     )
 
 
+def quota_chart(samples, width=480, height=120):
+    """Used space over time as an inline SVG line, scaled to the drive's size."""
+    if len(samples) < 2:
+        return "Not enough readings yet: quota is read every few minutes."
+    start, end = samples[0].taken_at.timestamp(), samples[-1].taken_at.timestamp()
+    span = max(end - start, 1)
+    top = max(max(s.total for s in samples), 1)
+    points = " ".join(
+        f"{(s.taken_at.timestamp() - start) / span * width:.1f},{height - s.used / top * height:.1f}"
+        for s in samples
+    )
+    return format_html(
+        '<svg class="quota-chart" width="{}" height="{}" viewBox="0 0 {} {}" role="img" aria-label="{}">'
+        '<rect width="100%" height="100%" fill="#f6f8fa"/>'
+        '<polyline fill="none" stroke="#1f6feb" stroke-width="2" points="{}"/></svg>'
+        '<div class="help">{} readings from {} to {}; the top is the drive size ({}).</div>',
+        width,
+        height,
+        width,
+        height,
+        f"Used space, {len(samples)} readings",
+        points,
+        len(samples),
+        samples[0].taken_at.strftime("%Y-%m-%d %H:%M"),
+        samples[-1].taken_at.strftime("%Y-%m-%d %H:%M"),
+        filesizeformat(top),
+    )
+
+
 @admin.register(OneDriveChannel)
 class OneDriveChannelAdmin(admin.ModelAdmin):
     form = OneDriveChannelForm
@@ -43,7 +73,15 @@ class OneDriveChannelAdmin(admin.ModelAdmin):
     list_filter = ["health", "enabled", "cloud"]
     search_fields = ["name", "account_name", "account_email", "note"]
     actions = ["get_token", "test_connection"]
-    readonly_fields = ["redirect_uri", "get_token_button", "account", "health_badge", "last_error", "quota"]
+    readonly_fields = [
+        "redirect_uri",
+        "get_token_button",
+        "account",
+        "health_badge",
+        "last_error",
+        "quota",
+        "quota_history",
+    ]
     fieldsets = [
         (
             None,
@@ -63,7 +101,7 @@ class OneDriveChannelAdmin(admin.ModelAdmin):
         ),
         ("Microsoft Entra", {"fields": ["redirect_uri", "cloud"]}),
         ("Serving", {"fields": ["serve_mode"]}),
-        ("Status", {"fields": ["account", "health_badge", "last_error", "quota"]}),
+        ("Status", {"fields": ["account", "health_badge", "last_error", "quota", "quota_history"]}),
     ]
 
     class Media:
@@ -93,6 +131,10 @@ class OneDriveChannelAdmin(admin.ModelAdmin):
     @admin.display(description="Quota")
     def quota(self, obj):
         return quota_bar(obj)
+
+    @admin.display(description="Used space over time")
+    def quota_history(self, obj):
+        return quota_chart(list(obj.quota_samples.order_by("-taken_at")[:200])[::-1]) if obj.pk else "—"
 
     @admin.display(description="Redirect URI")
     def redirect_uri(self, obj):

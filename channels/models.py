@@ -63,6 +63,7 @@ class Channel(models.Model):
     class Health(models.TextChoices):
         NOT_CONNECTED = "not_connected", "Not connected"
         CONNECTED = "connected", "Connected"
+        DEGRADED = "degraded", "Degraded"
         NEEDS_REAUTH = "needs_reauth", "Needs re-authorisation"
         ERROR = "error", "Error"
 
@@ -105,6 +106,7 @@ class Channel(models.Model):
     # Kept by the site.
     access_token = EncryptedTextField(editable=False)
     access_token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    token_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
     account_name = models.CharField(max_length=200, blank=True, editable=False)
     account_email = models.CharField(max_length=320, blank=True, editable=False)
 
@@ -157,6 +159,27 @@ class Channel(models.Model):
         self.health = health
         self.last_error = message
         self.last_error_at = timezone.now()
+
+
+# Channels that may receive uploads: a throttled Graph is degraded, not dead.
+USABLE_HEALTH = (Channel.Health.CONNECTED, Channel.Health.DEGRADED, Channel.Health.ERROR)
+
+
+class QuotaSample(models.Model):
+    """One reading of a channel's quota, for the history chart."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="quota_samples")
+    taken_at = models.DateTimeField(default=timezone.now, db_index=True)
+    total = models.BigIntegerField()
+    used = models.BigIntegerField()
+    remaining = models.BigIntegerField(null=True)
+    state = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["-taken_at"]
+
+    def __str__(self):
+        return f"{self.channel_id} {self.used}/{self.total} at {self.taken_at:%Y-%m-%d %H:%M}"
 
 
 class OneDriveChannelManager(models.Manager):

@@ -5,6 +5,7 @@ With DEBUG off, the secrets have no default: a missing one stops start-up
 with an error that names the variable.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -75,9 +76,11 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_celery_results",
     "imgbed_site",
     "channels.apps.ChannelsConfig",
     "uploads.apps.UploadsConfig",
+    "ops.apps.OpsConfig",
 ]
 
 MIDDLEWARE = [
@@ -194,6 +197,28 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Task outcomes in the database, visible in the admin and on the operations page.
+CELERY_RESULT_BACKEND = "django-db"
+CELERY_RESULT_EXTENDED = True
+CELERY_RESULT_EXPIRES = datetime.timedelta(days=env.int("IMGBED_TASK_RESULT_DAYS", default=7))
+CELERY_WORKER_SEND_TASK_EVENTS = True
+
+# Where Flower runs, for a link on the operations page (empty: no link).
+FLOWER_URL = env.str("FLOWER_URL", default="")
+
+# Schedules (seconds). One beat runs them; each is also a management command.
+IMGBED_TOKEN_REFRESH_INTERVAL = env.int("IMGBED_TOKEN_REFRESH_INTERVAL", default=24 * 3600)
+IMGBED_QUOTA_INTERVAL = env.int("IMGBED_QUOTA_INTERVAL", default=5 * 60)
+IMGBED_RECONCILE_INTERVAL = env.int("IMGBED_RECONCILE_INTERVAL", default=60)
+# A pending upload untouched this long is sent to the workers again.
+IMGBED_RECONCILE_AFTER = env.int("IMGBED_RECONCILE_AFTER", default=5 * 60)
+IMGBED_CLEAN_STAGING_INTERVAL = env.int("IMGBED_CLEAN_STAGING_INTERVAL", default=3600)
+CELERY_BEAT_SCHEDULE = {
+    "refresh-tokens": {"task": "channels.tasks.refresh_tokens", "schedule": IMGBED_TOKEN_REFRESH_INTERVAL},
+    "pull-quotas": {"task": "channels.tasks.pull_quotas", "schedule": IMGBED_QUOTA_INTERVAL},
+    "reconcile-uploads": {"task": "uploads.tasks.reconcile_uploads", "schedule": IMGBED_RECONCILE_INTERVAL},
+    "clean-staging": {"task": "uploads.tasks.clean_staging", "schedule": IMGBED_CLEAN_STAGING_INTERVAL},
+}
 
 LOGGING = {
     "version": 1,

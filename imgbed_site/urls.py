@@ -1,10 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from ops import views as ops
+
 admin.site.site_header = "imgbed administration"
 admin.site.site_title = "imgbed admin"
 
 urlpatterns = [
+    path("admin/operations/", admin.site.admin_view(ops.operations), name="ops"),
+    path("admin/operations/retry/<int:pk>/", admin.site.admin_view(ops.retry), name="ops_retry"),
     path("admin/", admin.site.urls),
     path("", include("channels.urls")),
     path("", include("uploads.urls")),

@@ -13,7 +13,7 @@ from uploads import lifecycle, staging
 from uploads.auth import NotAuthorized, identify
 from uploads.channel_choice import NoChannel, choose
 from uploads.models import StoredFile
-from uploads.naming import clean_folder, clean_name, make_id
+from uploads.naming import NAME_TYPES, NoFreeId, clean_folder, clean_name, make_id
 from uploads.sniff import allowed, sniff
 from uploads.staging import FileTooLarge, StagingUploadHandler
 from uploads.tasks import upload_to_channel
@@ -25,7 +25,6 @@ CORS_HEADERS = {
     "Access-Control-Allow-Headers": "Content-Type, Authorization, authCode",
     "Access-Control-Allow-Methods": "POST, GET, OPTIONS",
 }
-NAME_TYPES = ("default", "index", "origin", "short")
 # Multipart framing around the file: a request this much over the limit is refused unread.
 MULTIPART_SLACK = 64 * 1024
 
@@ -69,7 +68,8 @@ def upload(request):
     except ValueError as exc:
         return error(str(exc), 400)
     try:
-        channel = choose(request.GET.get("uploadChannel", ""), request.GET.get("channelName", ""))
+        # Fail fast, before the body is read; the final choice knows the size.
+        choose(request.GET.get("uploadChannel", ""), request.GET.get("channelName", ""))
     except NoChannel as exc:
         return error(str(exc), exc.status)
 
@@ -91,12 +91,12 @@ def upload(request):
     if received is None:
         return error("No file: send it in the multipart field 'file'.", 400)
     try:
-        return _accept(request, received, channel, folder, name_type, uploader)
+        return _accept(request, received, folder, name_type, uploader)
     finally:
         received.discard()
 
 
-def _accept(request, received, channel, folder, name_type, uploader):
+def _accept(request, received, folder, name_type, uploader):
     if received.size == 0:
         return error("The file is empty.", 400)
     sniffed = sniff(received.head, received.name or "")
@@ -106,8 +106,14 @@ def _accept(request, received, channel, folder, name_type, uploader):
             f"name). Allowed: {', '.join(settings.IMGBED_ALLOWED_TYPES)}.",
             415,
         )
+    try:
+        # Chosen again now the size is known: queued bytes count against the space left.
+        channel = choose(
+            request.GET.get("uploadChannel", ""), request.GET.get("channelName", ""), received.size
+        )
+    except NoChannel as exc:
+        return error(str(exc), exc.status)
     name = clean_name(received.name or "")
-    extension = name.rsplit(".", 1)[1] if "." in name.strip(".") else sniffed.extension
     prefix = f"{folder}/" if folder else ""
 
     def exists(candidate):
@@ -119,7 +125,9 @@ def _accept(request, received, channel, folder, name_type, uploader):
     staged_name = staging.commit(received)
     try:
         for _ in range(5):
-            public_id = prefix + make_id(name_type, name, extension, exists=exists, next_index=next_index)
+            public_id = prefix + make_id(
+                name_type, name, sniffed.extension, exists=exists, next_index=next_index
+            )
             try:
                 with transaction.atomic():
                     stored = StoredFile.objects.create(
@@ -143,6 +151,8 @@ def _accept(request, received, channel, folder, name_type, uploader):
                 break
             except IntegrityError:
                 continue  # two uploads took the same id at once: pick another
+            except NoFreeId:
+                break
         else:
             staging.remove(staged_name)
             return error("Could not find a free name for the file. Try another uploadNameType.", 409)

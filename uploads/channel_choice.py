@@ -1,8 +1,12 @@
 """Which channel receives a new upload."""
 
-from channels.models import Channel
+from django.db.models import Sum
 
-USABLE_HEALTH = (Channel.Health.CONNECTED, Channel.Health.ERROR)
+from channels.models import USABLE_HEALTH, Channel
+from uploads.models import StoredFile
+
+# Healthiest first: a degraded or failing channel only when nothing better fits.
+PREFERENCE = {Channel.Health.CONNECTED: 0, Channel.Health.DEGRADED: 1, Channel.Health.ERROR: 2}
 
 
 class NoChannel(Exception):
@@ -11,7 +15,23 @@ class NoChannel(Exception):
         self.status = status
 
 
-def choose(kind: str = "", name: str = "") -> Channel:
+def queued_bytes(channel) -> int:
+    """Bytes this site accepted for the channel but has not stored yet: Graph's figures do not show them."""
+    pending = StoredFile.objects.filter(
+        channel=channel, status__in=[StoredFile.Status.PENDING, StoredFile.Status.UPLOADING]
+    )
+    return pending.aggregate(total=Sum("size"))["total"] or 0
+
+
+def fits(channel, size: int) -> bool:
+    if channel.quota_state == "exceeded":
+        return False
+    if channel.quota_remaining is None:
+        return True  # unknown: let the upload find out
+    return channel.quota_remaining - queued_bytes(channel) >= size
+
+
+def choose(kind: str = "", name: str = "", size: int = 0) -> Channel:
     kinds = Channel.Kind.values
     if kind and kind not in kinds:
         raise NoChannel(f"Unknown uploadChannel {kind!r}: use one of {', '.join(kinds)}.", status=400)

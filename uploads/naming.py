@@ -148,7 +148,8 @@ def _numbered(name: str, exists: Callable[[str], bool]) -> str:
 
 
 def _drop_invisible(text: str) -> str:
-    kept = "".join(ch for ch in text if unicodedata.category(ch) not in _DROPPED_CATEGORIES)
+    # Tabs and line breaks are controls too, but they separate words: they become `_` like spaces.
+    kept = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) not in _DROPPED_CATEGORIES)
     # A dropped character may have separated a letter from its combining mark.
     return unicodedata.normalize("NFC", kept)
 

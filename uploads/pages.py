@@ -2,7 +2,7 @@ from django.conf import settings
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from uploads.api import NAME_TYPES
+from uploads.naming import NAME_TYPES
 
 
 @ensure_csrf_cookie

@@ -277,7 +277,8 @@ def _mpeg_audio(head: bytes) -> Sniffed | None:
         return None
     version, layer = (b1 >> 3) & 0x03, (b1 >> 1) & 0x03
     bitrate, sample_rate = b2 >> 4, (b2 >> 2) & 0x03
-    if version != 0b01 and layer != 0b00 and bitrate not in (0, 15) and sample_rate != 3:
+    # Layers III and II only: layer I is all but unused, and its header is a UTF-16LE BOM ("\xff\xfe").
+    if version != 0b01 and layer in (0b01, 0b10) and bitrate not in (0, 15) and sample_rate != 3:
         return Sniffed("audio/mpeg", "mp3", "audio")
     return None
 
@@ -327,7 +328,7 @@ def _markup(lead: str) -> Sniffed | None:
         rest = rest.lstrip()
         lowered = rest[:16].lower()
         if lowered.startswith("<?"):
-            xml_declared = xml_declared or lowered.startswith("<?xml")
+            xml_declared = True  # `<?xml ...?>` or another processing instruction: XML, not HTML
             end = _after(rest, "?>")
         elif lowered.startswith("<!--"):
             end = _after(rest, "-->")

@@ -144,3 +144,31 @@ def remove(name: str) -> None:
 
 def exists(name: str) -> bool:
     return bool(name) and storage().exists(name)
+
+
+def remove_orphans(referenced: set, older_than) -> int:
+    """Delete staged files no row refers to (and abandoned partial uploads) older than `older_than`."""
+    import datetime
+
+    from django.utils import timezone
+
+    store = storage()
+    cutoff = timezone.now() - older_than
+    removed = 0
+    folders = [""] + ([".incoming"] if isinstance(store, FileSystemStorage) else [])
+    for folder in folders:
+        try:
+            _, files = store.listdir(folder)
+        except FileNotFoundError:
+            continue
+        for name in files:
+            path = f"{folder}/{name}" if folder else name
+            if path in referenced:
+                continue
+            modified = store.get_modified_time(path)
+            if modified.tzinfo is None:
+                modified = modified.replace(tzinfo=datetime.UTC)
+            if modified < cutoff:
+                store.delete(path)
+                removed += 1
+    return removed

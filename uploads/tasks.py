@@ -16,8 +16,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from channels import health
 from channels.backends import backend_for
-from channels.errors import ChannelError, PermanentError, TransientError
+from channels.errors import ChannelError, PermanentError, ReauthorizationRequired, TransientError
+from channels.models import USABLE_HEALTH
 from uploads import staging
 from uploads.models import StoredFile
 
@@ -78,7 +80,7 @@ def _backoff(attempts):
     return min(MAX_COUNTDOWN, 2 ** min(attempts, 10) + random.uniform(0, 1))  # noqa: S311
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
+@shared_task(bind=True, acks_late=True, max_retries=None)
 def upload_to_channel(self, file_id):
     stored = claim(file_id)
     if stored is None:
@@ -103,7 +105,14 @@ def upload_to_channel(self, file_id):
             session_url=stored.upload_session_url or None,
             on_session=save_session,
         )
+    except ReauthorizationRequired as exc:
+        # Not a failure of this file: it waits, unretried, until staff reconnect
+        # the channel; reconcile sends it again then.
+        health.record_failure(stored.channel_id, exc)
+        _release(stored, f"Waiting for the channel to be reconnected: {exc}")
+        return "waiting for channel"
     except TransientError as exc:
+        health.record_failure(stored.channel_id, exc)
         _release(stored, str(exc))
         countdown = min(
             MAX_COUNTDOWN, exc.retry_after if exc.retry_after is not None else _backoff(stored.attempts)
@@ -116,6 +125,7 @@ def upload_to_channel(self, file_id):
     except ChannelError as exc:
         _fail(stored, str(exc))
         return "failed"
+    health.record_success(stored.channel_id)
     _finish(stored, remote)
     return "stored"
 
@@ -162,7 +172,7 @@ def _finish(stored, remote):
     log.info("file %s: stored on channel %s", stored.pk, stored.channel_id)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
+@shared_task(bind=True, acks_late=True, max_retries=None)
 def delete_remote(self, file_id):
     stored = StoredFile.objects.select_related("channel").filter(pk=file_id, status=Status.DELETED).first()
     if stored is None:
@@ -181,3 +191,41 @@ def delete_remote(self, file_id):
         staging.remove(stored.staged_name)
     StoredFile.objects.filter(pk=file_id).update(remote_id="", staged_name="", upload_session_url="")
     return "deleted"
+
+
+@shared_task(acks_late=True)
+def reconcile_uploads():
+    """Send again what the broker lost: pending rows left alone, uploads whose worker died.
+
+    The database is the source of truth; a flushed Redis, a lost message or a
+    killed worker leaves a row here, and the claim makes a duplicate harmless.
+    """
+    now = timezone.now()
+    quiet = now - datetime.timedelta(seconds=settings.IMGBED_RECONCILE_AFTER)
+    stuck = (
+        StoredFile.objects.filter(
+            Q(status=Status.PENDING, updated_at__lte=quiet)
+            | Q(status=Status.UPLOADING, claimed_until__lt=now)
+        )
+        .filter(channel__enabled=True, channel__health__in=USABLE_HEALTH)
+        .values_list("pk", flat=True)
+    )
+    ids = list(stuck[:1000])
+    StoredFile.objects.filter(pk__in=ids).update(updated_at=now)
+    for file_id in ids:
+        upload_to_channel.delay(file_id)
+    return {"requeued": len(ids)}
+
+
+@shared_task(acks_late=True)
+def clean_staging():
+    """Remove staged copies that are no longer needed, and orphans older than a day."""
+    removed = 0
+    done = StoredFile.objects.filter(status__in=[Status.STORED, Status.DELETED]).exclude(staged_name="")
+    for file_id, name in done.values_list("pk", "staged_name"):
+        staging.remove(name)
+        StoredFile.objects.filter(pk=file_id).update(staged_name="")
+        removed += 1
+    referenced = set(StoredFile.objects.exclude(staged_name="").values_list("staged_name", flat=True))
+    removed += staging.remove_orphans(referenced, older_than=datetime.timedelta(days=1))
+    return {"removed": removed}

@@ -11,8 +11,9 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from channels import health
 from channels.errors import ChannelError, ConfigurationError, ReauthorizationRequired
-from channels.models import Channel
+from channels.models import Channel, QuotaSample
 from channels.onedrive import endpoints, identity
 from channels.onedrive.graph import AccessTokenExpired, Graph
 
@@ -38,23 +39,35 @@ def store_tokens(channel: Channel, tokens: identity.Tokens) -> None:
     channel.access_token_expires_at = tokens.expires_at
 
 
-def _record_failure(channel_id: int, exc: ChannelError) -> None:
-    health = Channel.Health.NEEDS_REAUTH if isinstance(exc, ReauthorizationRequired) else Channel.Health.ERROR
-    Channel.objects.filter(pk=channel_id).update(
-        health=health, last_error=str(exc), last_error_at=timezone.now(), updated_at=timezone.now()
-    )
-
-
-def access_token(channel_id: int, *, force: bool = False, stale: str | None = None) -> str:
+def access_token(
+    channel_id: int,
+    *,
+    force: bool = False,
+    stale: str | None = None,
+    unless_refreshed_within: datetime.timedelta | None = None,
+) -> str:
     """A valid access token for the channel, redeeming its refresh token when needed.
 
     `force` redeems even when the cached access token looks valid (to prove the
-    refresh token still works). `stale` is a token Graph just refused: it is
+    refresh token still works); with `unless_refreshed_within`, not when another
+    process did so that recently. `stale` is a token Graph just refused: it is
     replaced unless another process already did so while this one waited.
+    A channel known to need re-authorisation is not retried unless forced, so
+    a dead grant does not turn every task into a failing call to Microsoft.
     """
     failure = None
     with transaction.atomic():
         channel = Channel.objects.select_for_update().get(pk=channel_id)
+        if (
+            force
+            and unless_refreshed_within is not None
+            and channel.token_refreshed_at
+            and channel.token_refreshed_at > timezone.now() - unless_refreshed_within
+            and channel.has_access_token
+        ):
+            return channel.access_token
+        if channel.health == Channel.Health.NEEDS_REAUTH and not force:
+            raise ReauthorizationRequired(channel.last_error or "The channel needs Get Token again.")
         fresh = (
             channel.access_token_expires_at is not None
             and channel.access_token_expires_at - EXPIRY_MARGIN > timezone.now()
@@ -81,8 +94,7 @@ def access_token(channel_id: int, *, force: bool = False, stale: str | None = No
                 log.info("channel %s: refresh token redeemed and rotated", channel_id)
                 return tokens.access_token
     # Outside the transaction: the failure is recorded even though nothing else changed.
-    if failure.permanent:
-        _record_failure(channel_id, failure)
+    health.record_failure(channel_id, failure)
     log.warning("channel %s: token refresh failed: %s", channel_id, failure)
     raise failure
 
@@ -124,7 +136,7 @@ def check_connection(channel_id: int) -> Channel:
             token = access_token(channel_id, force=True)
             me, drive = read_account_and_drive(graph_for(channel, token))
     except ChannelError as exc:
-        _record_failure(channel_id, exc)
+        health.record_failure(channel_id, exc)
         raise
     connected(channel, me, drive)
     return channel
@@ -152,3 +164,44 @@ def connected(channel: Channel, me: dict, drive: dict) -> None:
             "updated_at",
         ]
     )
+    _sample(channel)
+
+
+def pull_quota(channel_id: int) -> Channel:
+    """Read /me/drive, store the figures and a history sample."""
+    try:
+        token = access_token(channel_id)
+        channel = Channel.objects.get(pk=channel_id)
+        try:
+            drive = graph_for(channel, token).drive()
+        except AccessTokenExpired:
+            drive = graph_for(channel, access_token(channel_id, stale=token)).drive()
+    except ChannelError as exc:
+        health.record_failure(channel_id, exc)
+        raise
+    apply_drive(channel, drive)
+    channel.save(
+        update_fields=[
+            "quota_total",
+            "quota_used",
+            "quota_remaining",
+            "quota_deleted",
+            "quota_state",
+            "quota_read_at",
+            "updated_at",
+        ]
+    )
+    _sample(channel)
+    health.record_success(channel_id)
+    return channel
+
+
+def _sample(channel):
+    if channel.quota_total is not None and channel.quota_used is not None:
+        QuotaSample.objects.create(
+            channel=channel,
+            total=channel.quota_total,
+            used=channel.quota_used,
+            remaining=channel.quota_remaining,
+            state=channel.quota_state,
+        )
