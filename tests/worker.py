@@ -26,25 +26,16 @@ def database_url() -> str:
     return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
-class Worker:
-    def __init__(self, env, concurrency=2):
-        self.log_path = Path(tempfile.mkstemp(prefix="celery-worker-", suffix=".log")[1])
+class CeleryProcess:
+    """`celery -A imgbed_site <args>` in its own process group, its output in a log file."""
+
+    ready_marker = ""
+
+    def __init__(self, args, env):
+        self.log_path = Path(tempfile.mkstemp(prefix=f"celery-{args[0]}-", suffix=".log")[1])
         self._log = open(self.log_path, "w")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "imgbed_site",
-                "worker",
-                "--loglevel=INFO",
-                f"--concurrency={concurrency}",
-                f"--hostname=test-{uuid.uuid4().hex[:8]}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
+            [sys.executable, "-m", "celery", "-A", "imgbed_site", *args],
             cwd=ROOT,
             env=env,
             stdout=self._log,
@@ -59,12 +50,12 @@ class Worker:
     def _wait_ready(self, timeout=60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if " ready." in self.log():
+            if self.ready_marker in self.log():
                 return
             if self.process.poll() is not None:
-                raise RuntimeError(f"The Celery worker exited:\n{self.log()}")
+                raise RuntimeError(f"celery exited:\n{self.log()}")
             time.sleep(0.2)
-        raise RuntimeError(f"The Celery worker did not start in {timeout}s:\n{self.log()}")
+        raise RuntimeError(f"celery did not start in {timeout}s:\n{self.log()}")
 
     def kill(self):
         """As a crash would: SIGKILL to the whole process group, no chance to clean up."""
@@ -80,6 +71,29 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.kill()
         self._log.close()
+
+
+class Worker(CeleryProcess):
+    ready_marker = " ready."
+
+    def __init__(self, env, concurrency=2):
+        args = [
+            "worker",
+            "--loglevel=INFO",
+            f"--concurrency={concurrency}",
+            f"--hostname=test-{uuid.uuid4().hex[:8]}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+        super().__init__(args, env)
+
+
+class Beat(CeleryProcess):
+    ready_marker = "beat: Starting..."
+
+    def __init__(self, env):
+        schedule = Path(tempfile.mkdtemp(prefix="celery-beat-")) / "schedule"
+        super().__init__(["beat", "--loglevel=INFO", f"--schedule={schedule}"], env)
 
 
 def worker_env(emulator, **extra) -> dict:
@@ -104,21 +118,40 @@ def worker_env(emulator, **extra) -> dict:
 
 
 @pytest.fixture
-def start_worker(graph_emulator, transactional_db):
-    """Start workers with `start_worker(concurrency=2, **env)`; all are stopped after the test."""
+def celery_processes(graph_emulator, transactional_db):
     from imgbed_site.celery import app
 
     app.control.purge()  # leftovers of an earlier run must not reach this test's workers
     started = []
+    yield started, graph_emulator
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def start_worker(celery_processes):
+    """Start workers with `start_worker(concurrency=2, **env)`; all are stopped after the test."""
+    started, emulator = celery_processes
 
     def start(concurrency=2, **extra):
-        worker = Worker(worker_env(graph_emulator, **extra), concurrency=concurrency)
+        worker = Worker(worker_env(emulator, **extra), concurrency=concurrency)
         started.append(worker)
         return worker
 
-    yield start
-    for worker in started:
-        worker.stop()
+    return start
+
+
+@pytest.fixture
+def start_beat(celery_processes):
+    """Start a Celery beat with `start_beat(**env)` (e.g. IMGBED_QUOTA_INTERVAL=1)."""
+    started, emulator = celery_processes
+
+    def start(**extra):
+        beat = Beat(worker_env(emulator, **extra))
+        started.append(beat)
+        return beat
+
+    return start
 
 
 def wait_for(predicate, timeout=60, interval=0.1, what="the condition"):

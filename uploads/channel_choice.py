@@ -46,12 +46,19 @@ def choose(kind: str = "", name: str = "", size: int = 0) -> Channel:
             raise NoChannel(
                 f"The channel {name!r} is {named.get_health_display().lower()}: staff must reconnect it."
             )
+        if size and not fits(named, size):
+            raise NoChannel(
+                f"The channel {name!r} is full. Free space there or upload to another channel.", 507
+            )
         return named
-    usable = channels.filter(health__in=USABLE_HEALTH).order_by("health", "pk")
-    # Connected channels first ("connected" sorts before "error"), then the oldest.
-    chosen = usable.first()
-    if chosen is None:
+    usable = sorted(channels.filter(health__in=USABLE_HEALTH), key=lambda c: (PREFERENCE[c.health], c.pk))
+    if not usable:
         raise NoChannel(
             "No storage channel is available right now. Try again later or tell the site's staff."
         )
-    return chosen
+    for channel in usable:
+        if not size or fits(channel, size):
+            return channel
+    raise NoChannel(
+        "Every storage channel is full. Tell the site's staff to free space or add a channel.", 507
+    )

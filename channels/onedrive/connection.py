@@ -88,9 +88,13 @@ def access_token(
                 failure = exc
             else:
                 store_tokens(channel, tokens)
-                channel.save(
-                    update_fields=["refresh_token", "access_token", "access_token_expires_at", "updated_at"]
-                )
+                channel.token_refreshed_at = timezone.now()
+                fields = ["refresh_token", "access_token", "access_token_expires_at", "token_refreshed_at"]
+                if channel.health in (Channel.Health.DEGRADED, Channel.Health.ERROR):
+                    # The identity platform answered: whatever failed before has passed.
+                    channel.health, channel.last_error = Channel.Health.CONNECTED, ""
+                    fields += ["health", "last_error"]
+                channel.save(update_fields=[*fields, "updated_at"])
                 log.info("channel %s: refresh token redeemed and rotated", channel_id)
                 return tokens.access_token
     # Outside the transaction: the failure is recorded even though nothing else changed.
