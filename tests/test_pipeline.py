@@ -179,8 +179,10 @@ def test_delete_removes_the_remote_copy(client, setup, emulator, start_worker):
     assert response.status_code == 200
     assert client.get(src).status_code == 404  # at once
     wait_for(lambda: not emulator.files(), what="the remote item to be deleted")
-    row.refresh_from_db()
-    assert row.status == StoredFile.Status.DELETED and row.remote_id == ""
+    wait_for(
+        lambda: StoredFile.objects.filter(pk=row.pk, status=StoredFile.Status.DELETED, remote_id="").exists(),
+        what="the row to record the deletion",
+    )
 
 
 def test_full_drive_fails_with_a_reason_keeps_the_bytes_and_retries_from_the_admin(
