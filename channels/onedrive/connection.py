@@ -107,6 +107,16 @@ def graph_for(channel: Channel, token: str) -> Graph:
     return Graph(endpoints.graph_base(channel.cloud), token)
 
 
+QUOTA_FIELDS = [
+    "quota_total",
+    "quota_used",
+    "quota_remaining",
+    "quota_deleted",
+    "quota_state",
+    "quota_read_at",
+]
+
+
 def apply_drive(channel: Channel, drive: dict) -> None:
     quota = drive.get("quota") or {}
     channel.quota_total = quota.get("total")
@@ -152,22 +162,16 @@ def connected(channel: Channel, me: dict, drive: dict) -> None:
     channel.health = Channel.Health.CONNECTED
     channel.last_error = ""
     channel.checked_at = timezone.now()
-    channel.save(
-        update_fields=[
-            "account_name",
-            "account_email",
-            "quota_total",
-            "quota_used",
-            "quota_remaining",
-            "quota_deleted",
-            "quota_state",
-            "quota_read_at",
-            "health",
-            "last_error",
-            "checked_at",
-            "updated_at",
-        ]
-    )
+    fields = [
+        "account_name",
+        "account_email",
+        *QUOTA_FIELDS,
+        "health",
+        "last_error",
+        "checked_at",
+        "updated_at",
+    ]
+    channel.save(update_fields=fields)
     _sample(channel)
 
 
@@ -184,17 +188,7 @@ def pull_quota(channel_id: int) -> Channel:
         health.record_failure(channel_id, exc)
         raise
     apply_drive(channel, drive)
-    channel.save(
-        update_fields=[
-            "quota_total",
-            "quota_used",
-            "quota_remaining",
-            "quota_deleted",
-            "quota_state",
-            "quota_read_at",
-            "updated_at",
-        ]
-    )
+    channel.save(update_fields=[*QUOTA_FIELDS, "updated_at"])
     _sample(channel)
     health.record_success(channel_id)
     return channel
