@@ -116,7 +116,11 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
 }
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+if not DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # A new PostgreSQL connection costs several ms per request and per task.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
     # Web and workers are separate processes writing to one file: WAL lets
     # readers go on during a write, and waiting beats "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -189,6 +193,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # kombu polls the folder once a second by default: every task would wait for it.
+        "polling_interval": env.float("CELERY_BROKER_POLLING_INTERVAL", default=0.1),
     }
     if CELERY_BROKER_URL.startswith("filesystem://")
     else {}

@@ -192,6 +192,9 @@ class Response:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    # Headers and body go out in separate writes: without this, each answer waits
+    # for the client's delayed ACK (about 40 ms) under Nagle's algorithm.
+    disable_nagle_algorithm = True
     protocol_version = "HTTP/1.1"
     server_version = "graph-emulator"
     sys_version = ""
