@@ -185,13 +185,15 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 _broker_dir = DATA_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's filesystem transport does not create its folders.
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # Otherwise kombu writes its broadcast exchange into the current directory.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
         # kombu polls the folder once a second by default: every task would wait for it.
         "polling_interval": env.float("CELERY_BROKER_POLLING_INTERVAL", default=0.1),
