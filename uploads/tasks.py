@@ -32,6 +32,11 @@ MAX_COUNTDOWN = 15 * 60
 HEARTBEAT_EVERY = 10.0
 
 
+def _heartbeat_every():
+    # Several beats per lease, however short the lease is configured.
+    return min(HEARTBEAT_EVERY, settings.IMGBED_UPLOAD_LEASE / 3)
+
+
 def _lease():
     return timezone.now() + datetime.timedelta(seconds=settings.IMGBED_UPLOAD_LEASE)
 
@@ -59,7 +64,7 @@ class _HeartbeatReader:
 
     def read(self, n=-1):
         now = time.monotonic()
-        if now - self._beat > HEARTBEAT_EVERY:
+        if now - self._beat > _heartbeat_every():
             self._beat = now
             StoredFile.objects.filter(pk=self._file_id, status=Status.UPLOADING).update(
                 claimed_until=_lease()
