@@ -116,11 +116,11 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
 }
-if not DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # A new PostgreSQL connection costs several ms per request and per task.
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-else:
+# A new connection costs several ms per request and per task (SQLite's too: it
+# opens the file and sets its pragmas), so each process keeps its own.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Web and workers are separate processes writing to one file: WAL lets
     # readers go on during a write, and waiting beats "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(

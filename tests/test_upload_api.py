@@ -112,6 +112,32 @@ def test_name_types_and_folder(client, onedrive, code):
     assert src("uploadNameType=origin", name="../../my pic (1).png") == "/file/my_pic__1_.png"
 
 
+def test_index_names_count_up(client, onedrive, code):
+    def src():
+        return json.loads(post(client, query=f"authCode={CODE}&uploadNameType=index").content)[0]["src"]
+
+    assert [src(), src(), src()] == ["/file/1.png", "/file/2.png", "/file/3.png"]
+
+
+def test_no_free_name_is_a_conflict_and_keeps_nothing(client, onedrive, code, monkeypatch):
+    monkeypatch.setattr("uploads.naming._MAX_ATTEMPTS", 2)
+    for expected in ("small.png", "small(1).png"):
+        response = post(client, query=f"authCode={CODE}&uploadNameType=origin")
+        assert json.loads(response.content)[0]["src"] == f"/file/{expected}"
+    response = post(client, query=f"authCode={CODE}&uploadNameType=origin")
+    assert response.status_code == 409
+    assert "free name" in json.loads(response.content)["error"]
+    assert StoredFile.objects.count() == 2
+    assert len(staged_files()) == 2
+
+
+def test_credentials_record_when_they_were_last_used(client, onedrive, code):
+    assert code.last_used_at is None
+    assert post(client, query=f"authCode={CODE}").status_code == 200
+    code.refresh_from_db()
+    assert code.last_used_at is not None
+
+
 def test_preflight(client):
     response = client.options("/upload")
     assert response.status_code == 204
@@ -183,6 +209,20 @@ def test_too_large_is_refused_before_the_body_is_stored(client, onedrive, code, 
         CONTENT_LENGTH=str(500_000_000),
     )
     assert_refused(response, 413, "larger")
+
+
+def test_large_body_is_not_read_when_no_channel_could_take_it(client, onedrive, code):
+    onedrive.enabled = False
+    onedrive.save()
+    # The body is a stub: had the view read it, it would answer "not valid multipart" (400).
+    response = client.generic(
+        "POST",
+        f"/upload?authCode={CODE}",
+        b"--x\r\n",
+        content_type="multipart/form-data; boundary=x",
+        CONTENT_LENGTH=str(5 * 1024 * 1024),
+    )
+    assert_refused(response, 503, "No storage channel is available")
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,9 @@ CORS_HEADERS = {
 }
 # Multipart framing around the file: a request this much over the limit is refused unread.
 MULTIPART_SLACK = 64 * 1024
+# A body larger than this is not read when no channel could take it. A smaller
+# one costs less to read than asking the database twice.
+PRECHECK_ABOVE = 1024 * 1024
 
 
 def _cors(response):
@@ -67,11 +70,6 @@ def upload(request):
         folder = clean_folder(request.GET.get("uploadFolder", ""))
     except ValueError as exc:
         return error(str(exc), 400)
-    try:
-        # Fail fast, before the body is read; the final choice knows the size.
-        choose(request.GET.get("uploadChannel", ""), request.GET.get("channelName", ""))
-    except NoChannel as exc:
-        return error(str(exc), exc.status)
 
     limit = settings.IMGBED_MAX_UPLOAD_SIZE
     if not request.content_type.startswith("multipart/form-data"):
@@ -79,6 +77,12 @@ def upload(request):
     declared = int(request.META.get("CONTENT_LENGTH") or 0)
     if declared > limit + MULTIPART_SLACK:
         return error(f"The file is larger than this site's limit of {_human(limit)}.", 413)
+    if declared > PRECHECK_ABOVE:
+        try:
+            # Fail fast, before the body is read; the final choice knows the size.
+            choose(request.GET.get("uploadChannel", ""), request.GET.get("channelName", ""))
+        except NoChannel as exc:
+            return error(str(exc), exc.status)
 
     request.upload_handlers = [StagingUploadHandler(request, limit)]
     try:
@@ -107,62 +111,74 @@ def _accept(request, received, folder, name_type, uploader):
             415,
         )
     try:
-        # Chosen again now the size is known: queued bytes count against the space left.
+        # Chosen now the size is known: queued bytes count against the space left.
         channel = choose(
             request.GET.get("uploadChannel", ""), request.GET.get("channelName", ""), received.size
         )
     except NoChannel as exc:
         return error(str(exc), exc.status)
+    staged_name = staging.commit(received)
+    try:
+        stored = _create_row(request, received, sniffed, folder, name_type, channel, uploader, staged_name)
+    except Exception:
+        staging.remove(staged_name)
+        raise
+    if stored is None:
+        staging.remove(staged_name)
+        return error("Could not find a free name for the file. Try another uploadNameType.", 409)
+    src = stored.url_path
+    if request.GET.get("returnFormat") == "full":
+        src = settings.SITE_URL + src
+    return _cors(JsonResponse([{"src": src}], safe=False))
+
+
+def _create_row(request, received, sniffed, folder, name_type, channel, uploader, staged_name):
+    """The committed row with a free public id, its task enqueued; None when no id is free."""
     name = clean_name(received.name or "")
     prefix = f"{folder}/" if folder else ""
 
     def exists(candidate):
         return StoredFile.objects.filter(public_id=prefix + candidate).exists()
 
+    def never(candidate):
+        return False
+
     def next_index():
         return StoredFile.objects.filter(folder=folder).count() + 1
 
-    staged_name = staging.commit(received)
-    try:
-        for _ in range(5):
+    for attempt in range(5):
+        # The unique index is the real check, so the first try takes the name as free
+        # (it nearly always is); after a clash the numbered variants are asked for.
+        try:
             public_id = prefix + make_id(
-                name_type, name, sniffed.extension, exists=exists, next_index=next_index
+                name_type, name, sniffed.extension, exists=exists if attempt else never, next_index=next_index
             )
-            try:
-                with transaction.atomic():
-                    stored = StoredFile.objects.create(
-                        public_id=public_id,
-                        original_name=(received.name or "")[:500],
-                        folder=folder,
-                        remote_path=f"{channel.root_directory}/{public_id}",
-                        size=received.size,
-                        sha256=received.sha256,
-                        content_type=sniffed.content_type,
-                        category=sniffed.category,
-                        channel=channel,
-                        staged_name=staged_name,
-                        uploader=uploader.user,
-                        api_token=uploader.token,
-                        upload_code=uploader.code,
-                        uploader_ip=client_ip(request),
-                    )
-                    # Ids only in the message; the worker reads the row.
-                    upload_to_channel.delay_on_commit(stored.pk)
-                break
-            except IntegrityError:
-                continue  # two uploads took the same id at once: pick another
-            except NoFreeId:
-                break
-        else:
-            staging.remove(staged_name)
-            return error("Could not find a free name for the file. Try another uploadNameType.", 409)
-    except Exception:
-        staging.remove(staged_name)
-        raise
-    src = stored.url_path
-    if request.GET.get("returnFormat") == "full":
-        src = settings.SITE_URL + src
-    return _cors(JsonResponse([{"src": src}], safe=False))
+        except NoFreeId:
+            return None
+        try:
+            with transaction.atomic():
+                stored = StoredFile.objects.create(
+                    public_id=public_id,
+                    original_name=(received.name or "")[:500],
+                    folder=folder,
+                    remote_path=f"{channel.root_directory}/{public_id}",
+                    size=received.size,
+                    sha256=received.sha256,
+                    content_type=sniffed.content_type,
+                    category=sniffed.category,
+                    channel_id=channel.pk,
+                    staged_name=staged_name,
+                    uploader=uploader.user,
+                    api_token=uploader.token,
+                    upload_code=uploader.code,
+                    uploader_ip=client_ip(request),
+                )
+                # Ids only in the message; the worker reads the row.
+                upload_to_channel.delay_on_commit(stored.pk)
+        except IntegrityError:
+            continue  # the id was taken (maybe by an upload at the same moment): ask again
+        return stored
+    return None
 
 
 @csrf_exempt

@@ -39,16 +39,28 @@ def _local_dir():
 
 
 class StagedFile(UploadedFile):
-    """The received file: on disk at `temp_path`, with its size, sha256 and first bytes."""
+    """The received file: on disk at `temp_path`, with its size, sha256 and first bytes.
+
+    Nothing reads it back in the request (the head was kept on the way in), so
+    it is not opened again: commit() moves it into the staging storage by name.
+    """
 
     def __init__(self, temp_path, name, content_type, size, sha256, head):
-        super().__init__(open(temp_path, "rb"), name, content_type, size)  # noqa: SIM115
+        super().__init__(None, name, content_type, size)
         self.temp_path = temp_path
         self.sha256 = sha256
         self.head = head
 
+    def open(self, mode="rb"):
+        self.file = open(self.temp_path, mode)  # noqa: SIM115
+        return self
+
+    def close(self):
+        if self.file is not None:
+            self.file.close()
+
     def discard(self):
-        self.file.close()
+        self.close()
         try:
             os.unlink(self.temp_path)
         except FileNotFoundError:
@@ -120,7 +132,7 @@ def commit(staged: StagedFile) -> str:
     """Move a received file into the staging storage; returns its name there."""
     name = uuid.uuid4().hex
     store = storage()
-    staged.file.close()
+    staged.close()
     if isinstance(store, FileSystemStorage):
         os.replace(staged.temp_path, store.path(name))
         return name
