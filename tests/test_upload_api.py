@@ -300,3 +300,29 @@ def test_delete_needs_the_delete_permission(client, onedrive, code):
     )
     assert client.get(src).status_code == 404
     assert StoredFile.objects.get().status == StoredFile.Status.DELETED
+
+
+def signed_in_client(django_user_model):
+    from django.test import Client
+
+    user = django_user_model.objects.create_user("reader", password="pw")
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    browser.get("/")  # the upload page sets the CSRF cookie
+    return browser, user
+
+
+def test_signed_in_user_uploads_with_the_csrf_header(onedrive, django_user_model):
+    browser, user = signed_in_client(django_user_model)
+    token = browser.cookies["csrftoken"].value
+    response = post(browser, png(3000), HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 200, response.content
+    stored = StoredFile.objects.get()
+    assert stored.uploader == user
+    assert len(staged_files()) == 1
+
+
+def test_signed_in_user_without_the_csrf_header_is_refused(onedrive, django_user_model):
+    """The session cookie alone could come from another site's form: it is not enough."""
+    browser, _ = signed_in_client(django_user_model)
+    assert_refused(post(browser, png(3000)), 401, "auth code")
