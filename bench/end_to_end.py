@@ -5,8 +5,9 @@ beside a plain client sending the same bytes straight to the emulator.
     .venv/bin/python bench/end_to_end.py --size 1024 --runs 5
 
 Each run of the pipeline streams the file as a multipart body to gunicorn
-(one sync worker, as in the Procfile), which stages it; one Celery worker
-(prefork, concurrency 1) then sends it to the emulator in fragments. The
+(one sync worker), which stages it; one Celery worker (prefork, concurrency
+1) sends it to the emulator in fragments, starting while the body still
+arrives (IMGBED_EARLY_START; --no-early-start for the sequential path). The
 direct baseline does what a plain client does: createUploadSession, then
 fragments of the same size with requests. Direct and pipeline runs
 alternate; medians are reported. Goal: the pipeline takes at most 1.5x the
@@ -32,7 +33,8 @@ GOAL = 1.5
 
 
 def pipeline_run(stack, web, path, rate=None):
-    """(total, POST, queued, uploading) seconds for one file through the site."""
+    """(total, POST, claimed, after the answer) seconds for one file through the site;
+    claimed counts from the start of the POST (the worker may claim it before the answer)."""
     started = time.monotonic()
     public_id, post_seconds = h.post_file(web.url, path, rate=rate)
     answered = started + post_seconds
@@ -44,7 +46,7 @@ def pipeline_run(stack, web, path, rate=None):
 
     stored_at = stack.wait_stored([public_id], interval=0.01, on_status=on_status)[public_id]
     claim = claimed.get(public_id, stored_at)
-    return stored_at - started, post_seconds, claim - answered, stored_at - claim
+    return stored_at - started, post_seconds, claim - started, stored_at - answered
 
 
 def main():
@@ -56,6 +58,9 @@ def main():
     parser.add_argument("--web-worker-class", default="sync", help="gunicorn worker class (default sync)")
     parser.add_argument("--web-threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
     parser.add_argument("--web-timeout", type=int, help="gunicorn --timeout (default: gunicorn's, 30 s)")
+    parser.add_argument(
+        "--no-early-start", action="store_true", help="the worker starts only once the POST is answered"
+    )
     h.add_common_arguments(parser)
     args = parser.parse_args()
     size = int(args.size * h.MiB)
@@ -70,7 +75,8 @@ def main():
 
 def run(args, size, fragment, rate):
     with h.stack_from(args, "end_to_end") as stack:
-        stack.start(IMGBED_FRAGMENT_SIZE=fragment)
+        early = "false" if args.no_early_start else "true"
+        stack.start(IMGBED_FRAGMENT_SIZE=fragment, IMGBED_EARLY_START=early)
         web = stack.web(
             workers=1, worker_class=args.web_worker_class, threads=args.web_threads, timeout=args.web_timeout
         )
@@ -82,6 +88,7 @@ def run(args, size, fragment, rate):
         )
         timeout = f"--timeout {args.web_timeout}" if args.web_timeout else "default --timeout (30 s)"
         print(f"  web: gunicorn, {gunicorn}, {timeout}; worker: celery prefork, concurrency 1")
+        print(f"  early start: {'off' if args.no_early_start else 'on'}")
         if rate:
             print(f"  client paced to {args.client_mib_s:g} MiB/s (POST body and direct fragments)")
         path = h.write_png(stack.files_dir / "large.png", size)
@@ -93,7 +100,8 @@ def run(args, size, fragment, rate):
 
         direct, pipeline = [], []
         print(
-            f"\n  {'run':>3}  {'direct s':>9}  {'pipeline s':>10}  {'POST s':>7}  {'queued s':>8}  {'upload s':>8}"
+            f"\n  {'run':>3}  {'direct s':>9}  {'pipeline s':>10}  {'POST s':>7}  {'claimed at':>10}"
+            f"  {'stored after answer s':>21}"
         )
         for number in range(1, args.runs + 1):
             d = h.direct_upload(stack.emulator, path, f"bench-direct/run-{number}.png", fragment, rate)
@@ -107,17 +115,17 @@ def run(args, size, fragment, rate):
                 ) from None
             direct.append(d)
             pipeline.append(p)
-            print(f"  {number:>3}  {d:>9.2f}  {p[0]:>10.2f}  {p[1]:>7.2f}  {p[2]:>8.2f}  {p[3]:>8.2f}")
+            print(f"  {number:>3}  {d:>9.2f}  {p[0]:>10.2f}  {p[1]:>7.2f}  {p[2]:>10.2f}  {p[3]:>21.2f}")
 
         d = h.median(direct)
-        total, post, queued, upload = (h.median(p[i] for p in pipeline) for i in range(4))
+        total, post, claimed, after = (h.median(p[i] for p in pipeline) for i in range(4))
         ratio = total / d
         print(f"\n  medians of {args.runs} runs, {h.human(size)} ({h.mb(size):.1f} MB):")
         print(f"    direct to the emulator       {d:7.2f} s  {h.mb(size) / d:7.1f} MB/s")
         print(f"    pipeline, POST until stored  {total:7.2f} s  {h.mb(size) / total:7.1f} MB/s")
         print(f"      POST /upload (staging)     {post:7.2f} s  {h.mb(size) / post:7.1f} MB/s")
-        print(f"      answered until claimed     {queued:7.2f} s")
-        print(f"      claimed until stored       {upload:7.2f} s  {h.mb(size) / upload:7.1f} MB/s")
+        print(f"      claimed by the worker at   {claimed:7.2f} s after the POST began")
+        print(f"      stored, after the answer   {after:7.2f} s")
         verdict = "meets" if ratio <= GOAL else "misses"
         print(f"    ratio pipeline / direct      {ratio:7.2f} x  ({verdict} the goal of <= {GOAL}x)")
 

@@ -1,6 +1,7 @@
 """The ImgBed-compatible API: POST /upload, its CORS preflight, and delete."""
 
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -12,6 +13,7 @@ from channels.models import Channel
 from uploads import lifecycle, staging
 from uploads.auth import NotAuthorized, identify
 from uploads.channel_choice import NoChannel, choose
+from uploads.early_start import EarlyStart
 from uploads.models import StoredFile
 from uploads.naming import NAME_TYPES, NoFreeId, clean_folder, clean_name, make_id
 from uploads.sniff import allowed, sniff
@@ -84,23 +86,65 @@ def upload(request):
         except NoChannel as exc:
             return error(str(exc), exc.status)
 
-    request.upload_handlers = [StagingUploadHandler(request, limit)]
+    asked = _Upload(request, folder, name_type, uploader)
+    handler = StagingUploadHandler(request, limit)
+    request.upload_handlers = [handler]
+    early = EarlyStart.for_request(request, handler, asked.start_early)
     try:
-        received = request.FILES.get("file")
+        return _receive(asked, early)
+    finally:
+        if early is not None and not early.finished:
+            early.abandon()
+
+
+def _receive(upload, early):
+    request = upload.request
+    limit = settings.IMGBED_MAX_UPLOAD_SIZE
+    try:
+        received = (early.parse() if early else request.FILES).get("file")
     except FileTooLarge:
         return error(f"The file is larger than this site's limit of {_human(limit)}.", 413)
-    except Exception:  # a broken multipart body
+    except Exception:  # a broken multipart body, or a client that went away
         log.info("unreadable multipart body", exc_info=True)
         return error("The request body is not valid multipart/form-data.", 400)
     if received is None:
         return error("No file: send it in the multipart field 'file'.", 400)
     try:
-        return _accept(request, received, folder, name_type, uploader)
+        return _accept(upload, received, early)
     finally:
         received.discard()
 
 
-def _accept(request, received, folder, name_type, uploader):
+@dataclass
+class _Upload:
+    """What the request asked for, beside its body."""
+
+    request: object
+    folder: str
+    name_type: str
+    uploader: object
+
+    def choose(self, size):
+        return choose(
+            self.request.GET.get("uploadChannel", ""), self.request.GET.get("channelName", ""), size
+        )
+
+    def start_early(self, handler, expected_size):
+        """The row for a file whose first bytes just arrived, its task enqueued; None to wait for the end."""
+        sniffed = sniff(handler.head, handler.file_name or "")
+        if not allowed(sniffed, settings.IMGBED_ALLOWED_TYPES):
+            return None  # refused at the end, with the whole file's answer
+        try:
+            channel = self.choose(expected_size)
+        except NoChannel:
+            return None
+        return _create_row(
+            self, handler.file_name, expected_size, "", sniffed, channel, handler.staged_name, receiving=True
+        )
+
+
+def _accept(upload, received, early):
+    request = upload.request
     if received.size == 0:
         return error("The file is empty.", 400)
     sniffed = sniff(received.head, received.name or "")
@@ -110,31 +154,37 @@ def _accept(request, received, folder, name_type, uploader):
             f"name). Allowed: {', '.join(settings.IMGBED_ALLOWED_TYPES)}.",
             415,
         )
-    try:
-        # Chosen now the size is known: queued bytes count against the space left.
-        channel = choose(
-            request.GET.get("uploadChannel", ""), request.GET.get("channelName", ""), received.size
-        )
-    except NoChannel as exc:
-        return error(str(exc), exc.status)
-    staged_name = staging.commit(received)
-    try:
-        stored = _create_row(request, received, sniffed, folder, name_type, channel, uploader, staged_name)
-    except Exception:
-        staging.remove(staged_name)
-        raise
-    if stored is None:
-        staging.remove(staged_name)
-        return error("Could not find a free name for the file. Try another uploadNameType.", 409)
+    if early is not None and early.row is not None:
+        stored = early.finish(received)
+        if stored is None:
+            return error("The upload took too long to finish. Send the file again.", 503)
+    else:
+        try:
+            # Chosen now the size is known: queued bytes count against the space left.
+            channel = upload.choose(received.size)
+        except NoChannel as exc:
+            return error(str(exc), exc.status)
+        staged_name = staging.commit(received)
+        try:
+            stored = _create_row(
+                upload, received.name, received.size, received.sha256, sniffed, channel, staged_name
+            )
+        except Exception:
+            staging.remove(staged_name)
+            raise
+        if stored is None:
+            staging.remove(staged_name)
+            return error("Could not find a free name for the file. Try another uploadNameType.", 409)
     src = stored.url_path
     if request.GET.get("returnFormat") == "full":
         src = settings.SITE_URL + src
     return _cors(JsonResponse([{"src": src}], safe=False))
 
 
-def _create_row(request, received, sniffed, folder, name_type, channel, uploader, staged_name):
+def _create_row(upload, original_name, size, sha256, sniffed, channel, staged_name, receiving=False):
     """The committed row with a free public id, its task enqueued; None when no id is free."""
-    name = clean_name(received.name or "")
+    folder, uploader = upload.folder, upload.uploader
+    name = clean_name(original_name or "")
     prefix = f"{folder}/" if folder else ""
 
     def exists(candidate):
@@ -151,7 +201,11 @@ def _create_row(request, received, sniffed, folder, name_type, channel, uploader
         # (it nearly always is); after a clash the numbered variants are asked for.
         try:
             public_id = prefix + make_id(
-                name_type, name, sniffed.extension, exists=exists if attempt else never, next_index=next_index
+                upload.name_type,
+                name,
+                sniffed.extension,
+                exists=exists if attempt else never,
+                next_index=next_index,
             )
         except NoFreeId:
             return None
@@ -159,11 +213,11 @@ def _create_row(request, received, sniffed, folder, name_type, channel, uploader
             with transaction.atomic():
                 stored = StoredFile.objects.create(
                     public_id=public_id,
-                    original_name=(received.name or "")[:500],
+                    original_name=(original_name or "")[:500],
                     folder=folder,
                     remote_path=f"{channel.root_directory}/{public_id}",
-                    size=received.size,
-                    sha256=received.sha256,
+                    size=size,
+                    sha256=sha256,
                     content_type=sniffed.content_type,
                     category=sniffed.category,
                     channel_id=channel.pk,
@@ -171,7 +225,8 @@ def _create_row(request, received, sniffed, folder, name_type, channel, uploader
                     uploader=uploader.user,
                     api_token=uploader.token,
                     upload_code=uploader.code,
-                    uploader_ip=client_ip(request),
+                    uploader_ip=client_ip(upload.request),
+                    receiving=receiving,
                 )
                 # Ids only in the message; the worker reads the row.
                 upload_to_channel.delay_on_commit(stored.pk)

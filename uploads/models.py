@@ -116,6 +116,10 @@ class StoredFile(models.Model):
     staged_name = models.CharField(
         max_length=300, blank=True, help_text="Name in the staging storage, until stored."
     )
+    # Set while the request is still bringing the bytes in (a large file whose
+    # upload to the channel started early): size is then the expected size, and
+    # a worker may send every fragment but the last.
+    receiving = models.BooleanField(default=False, editable=False)
 
     uploader = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     api_token = models.ForeignKey(ApiToken, null=True, blank=True, on_delete=models.SET_NULL)

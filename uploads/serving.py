@@ -111,7 +111,7 @@ def serve(request, public_id):
     stored = (
         StoredFile.objects.select_related("channel")
         .exclude(status=StoredFile.Status.DELETED)
-        .filter(public_id=public_id)
+        .filter(public_id=public_id, receiving=False)  # still arriving: its link is not given out yet
         .first()
     )
     if stored is None:

@@ -28,6 +28,11 @@ def storage():
     return storages["staging"]
 
 
+def is_local() -> bool:
+    """Staging is a folder on this machine (a worker can read a file while it is written)."""
+    return isinstance(storage(), FileSystemStorage)
+
+
 def _local_dir():
     """A folder on the same filesystem as the staging storage, so a finished file is renamed, not copied."""
     store = storage()
@@ -50,6 +55,12 @@ class StagedFile(UploadedFile):
         self.temp_path = temp_path
         self.sha256 = sha256
         self.head = head
+        self._kept = False
+
+    def keep(self):
+        """The file stays where it is, as the staged copy (discard() leaves it)."""
+        self.close()
+        self._kept = True
 
     def open(self, mode="rb"):
         self.file = open(self.temp_path, mode)  # noqa: SIM115
@@ -61,6 +72,8 @@ class StagedFile(UploadedFile):
 
     def discard(self):
         self.close()
+        if self._kept:
+            return
         try:
             os.unlink(self.temp_path)
         except FileNotFoundError:
@@ -76,6 +89,8 @@ class StagingUploadHandler(FileUploadHandler):
         super().__init__(request)
         self.max_size = max_size
         self.wanted_field = field_name
+        # Called once with the handler when the file's first chunk is on disk.
+        self.on_first_chunk = None
         self._out = None
 
     def new_file(
@@ -101,7 +116,21 @@ class StagingUploadHandler(FileUploadHandler):
             self._head += raw_data[: SNIFF_BYTES - len(self._head)]
         self._sha.update(raw_data)
         self._out.write(raw_data)
+        if self.on_first_chunk is not None:
+            callback, self.on_first_chunk = self.on_first_chunk, None
+            self._out.flush()
+            callback(self)
         return None
+
+    @property
+    def head(self) -> bytes:
+        """The file's first bytes received so far (up to SNIFF_BYTES)."""
+        return bytes(self._head)
+
+    @property
+    def staged_name(self) -> str:
+        """The file's name in the staging storage while it is being received."""
+        return os.path.relpath(self._path, storage().location)
 
     def file_complete(self, file_size):
         if self._out is None:

@@ -21,6 +21,7 @@ from channels.backends import backend_for
 from channels.errors import ChannelError, PermanentError, ReauthorizationRequired, TransientError
 from channels.models import USABLE_HEALTH
 from uploads import staging
+from uploads.early_start import Abandoned, ReceivingReader, SizeChanged
 from uploads.models import StoredFile
 
 log = logging.getLogger(__name__)
@@ -54,21 +55,31 @@ def claim(file_id) -> StoredFile | None:
     return StoredFile.objects.select_related("channel").get(pk=file_id)
 
 
-class _HeartbeatReader:
-    """Extends the claim while bytes are read, so a long upload keeps its lease."""
+class _Lease:
+    """The claim on a row, extended while its upload goes on so a long one keeps it."""
 
-    def __init__(self, fh, file_id):
-        self._fh = fh
+    def __init__(self, file_id):
         self._file_id = file_id
         self._beat = time.monotonic()
 
-    def read(self, n=-1):
+    def extend_if_due(self):
         now = time.monotonic()
         if now - self._beat > _heartbeat_every():
             self._beat = now
             StoredFile.objects.filter(pk=self._file_id, status=Status.UPLOADING).update(
                 claimed_until=_lease()
             )
+
+
+class _HeartbeatReader:
+    """Extends the claim while bytes are read."""
+
+    def __init__(self, fh, lease):
+        self._fh = fh
+        self._lease = lease
+
+    def read(self, n=-1):
+        self._lease.extend_if_due()
         return self._fh.read(n)
 
     def __getattr__(self, name):
@@ -99,17 +110,22 @@ def upload_to_channel(self, file_id):
             upload_session_url=url or "", claimed_until=_lease(), updated_at=timezone.now()
         )
 
+    lease = _Lease(file_id)
+
     def open_stream(offset):
-        return _HeartbeatReader(staging.open_at(stored.staged_name, offset), file_id)
+        fh = staging.open_at(stored.staged_name, offset)
+        if stored.receiving:
+            stall = settings.IMGBED_RECEIVE_STALL
+            return _HeartbeatReader(
+                ReceivingReader(fh, offset, file_id, stored.size, stall, lease.extend_if_due), lease
+            )
+        return _HeartbeatReader(fh, lease)
 
     try:
-        remote = backend_for(stored.channel).store(
-            stored.remote_path,
-            open_stream,
-            stored.size,
-            session_url=stored.upload_session_url or None,
-            on_session=save_session,
-        )
+        remote = _store(stored, open_stream, save_session)
+    except Abandoned as exc:
+        _abandon(stored, exc)
+        return "abandoned"
     except ReauthorizationRequired as exc:
         # Not a failure of this file: it waits, unretried, until staff reconnect
         # the channel; reconcile sends it again then.
@@ -133,6 +149,33 @@ def upload_to_channel(self, file_id):
     health.record_success(stored.channel_id)
     _finish(stored, remote)
     return "stored"
+
+
+def _store(stored, open_stream, save_session):
+    backend = backend_for(stored.channel)
+    try:
+        return backend.store(
+            stored.remote_path,
+            open_stream,
+            stored.size,
+            session_url=stored.upload_session_url or None,
+            on_session=save_session,
+        )
+    except SizeChanged:
+        # Started while the request was still receiving, on a size that proved
+        # wrong: the session is cancelled; the file is complete now, so once more.
+        stored.refresh_from_db()
+        return backend.store(
+            stored.remote_path, open_stream, stored.size, session_url=None, on_session=save_session
+        )
+
+
+def _abandon(stored, exc):
+    """The request that was bringing the file in failed: the row was never acknowledged."""
+    log.info("file %s: %s", stored.pk, exc)
+    gone = StoredFile.objects.filter(pk=stored.pk, receiving=True).delete()[0]
+    if gone:
+        staging.remove(stored.staged_name)
 
 
 def _release(stored, reason):
