@@ -583,6 +583,11 @@ class Stack:
 
     # -- looking at rows
 
+    def newest_file_pk(self) -> int:
+        from uploads.models import StoredFile
+
+        return StoredFile.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
     def wait_stored(self, public_ids, timeout=600, interval=0.02, on_status=None):
         """Poll until every row of `public_ids` is stored; returns {public_id: monotonic time seen stored}."""
         from django.db import connection
