@@ -94,6 +94,66 @@ def test_reconcile_delivers_uploads_after_the_broker_lost_them(
     assert len(puts) == len(files), "a file was uploaded twice"
 
 
+def broker_away(monkeypatch, task):
+    from kombu.exceptions import OperationalError
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(task, "delay", refuse)
+
+
+def test_upload_accepted_while_the_broker_is_away_is_sent_by_reconcile(
+    client, connected, emulator, start_worker, monkeypatch, settings
+):
+    from uploads.models import UploadCode
+    from uploads.tasks import upload_to_channel
+
+    code = UploadCode(label="t")
+    code.set_code("c")
+    code.save()
+    data = png(20_000)
+    with monkeypatch.context() as patch:
+        broker_away(patch, upload_to_channel)
+        response = client.post("/upload?authCode=c", {"file": SimpleUploadedFile("a.png", data)})
+    # The bytes and the row are safe: the person gets the link, not an error to retry.
+    assert response.status_code == 200, response.content
+    src = json.loads(response.content)[0]["src"]
+    assert b"".join(client.get(src).streaming_content) == data
+    start_worker(concurrency=1)
+    settings.IMGBED_RECONCILE_AFTER = 0
+    call_command("reconcile_uploads")
+    wait_for(lambda: StoredFile.objects.filter(status=StoredFile.Status.STORED).exists(), what="the upload")
+    assert emulator.files()[0].read_bytes() == data
+
+
+def test_delete_whose_message_was_lost_is_sent_by_reconcile(
+    client, connected, emulator, start_worker, monkeypatch, settings
+):
+    from uploads import lifecycle
+    from uploads.models import UploadCode
+    from uploads.tasks import delete_remote
+
+    code = UploadCode(label="t")
+    code.set_code("c")
+    code.save()
+    response = client.post("/upload?authCode=c", {"file": SimpleUploadedFile("a.png", png(20_000))})
+    assert response.status_code == 200
+    start_worker(concurrency=1)
+    row = wait_for(
+        lambda: StoredFile.objects.filter(status=StoredFile.Status.STORED).first(), what="the upload"
+    )
+    with monkeypatch.context() as patch:
+        broker_away(patch, delete_remote)
+        lifecycle.delete(row)
+    assert client.get(f"/file/{row.public_id}").status_code == 404
+    assert len(emulator.files()) == 1  # the message that would remove it never left
+    settings.IMGBED_RECONCILE_AFTER = 0
+    call_command("reconcile_uploads")
+    wait_for(lambda: emulator.files() == [], what="the remote item to be deleted")
+    wait_for(lambda: StoredFile.objects.filter(pk=row.pk, remote_id="").exists(), what="the row to forget it")
+
+
 def test_revoked_grant_needs_reauthorisation_then_get_token_recovers(
     client, admin_client, connected, emulator, entra_app, start_worker, start_beat
 ):

@@ -18,7 +18,7 @@ from uploads.models import StoredFile
 from uploads.naming import NAME_TYPES, NoFreeId, clean_folder, clean_name, make_id
 from uploads.sniff import allowed, sniff
 from uploads.staging import FileTooLarge, StagingUploadHandler
-from uploads.tasks import upload_to_channel
+from uploads.tasks import send_after_commit, upload_to_channel
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +229,7 @@ def _create_row(upload, original_name, size, sha256, sniffed, channel, staged_na
                     receiving=receiving,
                 )
                 # Ids only in the message; the worker reads the row.
-                upload_to_channel.delay_on_commit(stored.pk)
+                send_after_commit(upload_to_channel, stored.pk)
         except IntegrityError:
             continue  # the id was taken (maybe by an upload at the same moment): ask again
         return stored

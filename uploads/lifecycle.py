@@ -1,10 +1,9 @@
 """Changes of a file's state that the API and the admin share."""
 
-from django.db import transaction
 from django.utils import timezone
 
 from uploads.models import StoredFile
-from uploads.tasks import delete_remote, upload_to_channel
+from uploads.tasks import delete_remote, send_after_commit, upload_to_channel
 
 Status = StoredFile.Status
 
@@ -17,7 +16,7 @@ def delete(stored: StoredFile) -> None:
         .update(status=Status.DELETED, deleted_at=timezone.now(), updated_at=timezone.now())
     )
     if updated:
-        transaction.on_commit(lambda: delete_remote.delay(stored.pk))
+        send_after_commit(delete_remote, stored.pk)
 
 
 def retry(stored: StoredFile) -> bool:
@@ -26,5 +25,5 @@ def retry(stored: StoredFile) -> bool:
         status=Status.PENDING, failure_reason="", claimed_until=None, updated_at=timezone.now()
     )
     if updated:
-        transaction.on_commit(lambda: upload_to_channel.delay(stored.pk))
+        send_after_commit(upload_to_channel, stored.pk)
     return bool(updated)

@@ -92,6 +92,28 @@ class _HeartbeatReader:
         self._fh.close()
 
 
+def send_after_commit(task, file_id):
+    """Enqueue `task(file_id)` once the transaction commits.
+
+    The row is the record and the message only a nudge: when the broker cannot
+    take it, reconcile_uploads sends it later, so the request that changed the
+    row still succeeds (a person who got an error would upload again).
+    """
+
+    def send():
+        try:
+            task.delay(file_id)
+        except Exception:  # kombu's OperationalError, a timeout, a refused connection...
+            log.warning(
+                "file %s: the broker did not take %s; reconcile will send it",
+                file_id,
+                task.name,
+                exc_info=True,
+            )
+
+    transaction.on_commit(send)
+
+
 def _backoff(attempts):
     return min(MAX_COUNTDOWN, 2 ** min(attempts, 10) + random.uniform(0, 1))  # noqa: S311
 
@@ -259,10 +281,20 @@ def reconcile_uploads():
         .values_list("pk", flat=True)
     )
     ids = list(stuck[:1000])
-    StoredFile.objects.filter(pk__in=ids).update(updated_at=now)
+    # Deleted files whose remote item is still there: the delete's message was lost.
+    undeleted = (
+        StoredFile.objects.filter(status=Status.DELETED, updated_at__lte=quiet)
+        .exclude(remote_id="")
+        .filter(channel__enabled=True, channel__health__in=USABLE_HEALTH)
+        .values_list("pk", flat=True)
+    )
+    deletes = list(undeleted[:1000])
+    StoredFile.objects.filter(pk__in=ids + deletes).update(updated_at=now)
     for file_id in ids:
         upload_to_channel.delay(file_id)
-    return {"requeued": len(ids)}
+    for file_id in deletes:
+        delete_remote.delay(file_id)
+    return {"requeued": len(ids), "deletes_requeued": len(deletes)}
 
 
 @shared_task(acks_late=True)
