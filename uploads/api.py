@@ -1,6 +1,7 @@
 """The ImgBed-compatible API: POST /upload, its CORS preflight, and delete."""
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -210,7 +211,7 @@ def _create_row(upload, original_name, size, sha256, sniffed, channel, staged_na
         except NoFreeId:
             return None
         try:
-            with transaction.atomic():
+            with _one_statement():
                 stored = StoredFile.objects.create(
                     public_id=public_id,
                     original_name=(original_name or "")[:500],
@@ -228,12 +229,21 @@ def _create_row(upload, original_name, size, sha256, sniffed, channel, staged_na
                     uploader_ip=client_ip(upload.request),
                     receiving=receiving,
                 )
-                # Ids only in the message; the worker reads the row.
-                send_after_commit(upload_to_channel, stored.pk)
         except IntegrityError:
             continue  # the id was taken (maybe by an upload at the same moment): ask again
+        # Ids only in the message; the worker reads the row.
+        send_after_commit(upload_to_channel, stored.pk)
         return stored
     return None
+
+
+def _one_statement():
+    """Where the row's INSERT runs. On its own it commits by itself, without a
+    BEGIN and a COMMIT to wait for; inside a caller's transaction, a savepoint
+    keeps that transaction usable after a clash of ids."""
+    if transaction.get_connection().in_atomic_block:
+        return transaction.atomic()
+    return nullcontext()
 
 
 @csrf_exempt
