@@ -47,11 +47,10 @@ def claim(file_id) -> StoredFile | None:
     now = timezone.now()
     claimable = Q(status=Status.PENDING) | Q(status=Status.UPLOADING, claimed_until__lt=now)
     taken = StoredFile.objects.filter(claimable, pk=file_id).update(
-        status=Status.UPLOADING, claimed_until=_lease(), updated_at=now
+        status=Status.UPLOADING, claimed_until=_lease(), updated_at=now, attempts=F("attempts") + 1
     )
     if not taken:
         return None
-    StoredFile.objects.filter(pk=file_id).update(attempts=F("attempts") + 1)
     return StoredFile.objects.select_related("channel").get(pk=file_id)
 
 
@@ -118,7 +117,9 @@ def _backoff(attempts):
     return min(MAX_COUNTDOWN, 2 ** min(attempts, 10) + random.uniform(0, 1))  # noqa: S311
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None)
+# The row is a per-file task's record (status, reason, attempts): storing each
+# result too would cost a write per file and fill the results table.
+@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
 def upload_to_channel(self, file_id):
     stored = claim(file_id)
     if stored is None:
@@ -242,7 +243,7 @@ def _finish(stored, remote):
     log.info("file %s: stored on channel %s", stored.pk, stored.channel_id)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None)
+@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
 def delete_remote(self, file_id):
     stored = StoredFile.objects.select_related("channel").filter(pk=file_id, status=Status.DELETED).first()
     if stored is None:

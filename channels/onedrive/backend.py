@@ -6,7 +6,7 @@ from django.conf import settings
 
 from channels.backends import RemoteFile
 from channels.errors import PermanentError
-from channels.onedrive import connection, endpoints, upload
+from channels.onedrive import connection, endpoints, http, upload
 from channels.quickxorhash import QuickXorHash
 
 
@@ -53,6 +53,7 @@ class OneDriveBackend:
                 session_url=session_url,
                 on_session=on_session,
                 retry=upload.RetryPolicy(max_wait=settings.IMGBED_MAX_INLINE_WAIT),
+                session=http.session(),
             )
         except PermanentError as exc:
             if exc.code != "nameAlreadyExists":
@@ -72,10 +73,12 @@ class OneDriveBackend:
 
     def item_at(self, remote_path) -> dict:
         path = "/".join(quote(part, safe="") for part in remote_path.split("/"))
-        return upload.get_json(self.graph_base, self.tokens, f"/me/drive/root:/{path}:")
+        return upload.get_json(
+            self.graph_base, self.tokens, f"/me/drive/root:/{path}:", session=http.session()
+        )
 
     def download_url(self, remote_id) -> str:
-        return upload.download_url(self.graph_base, self.tokens, remote_id)
+        return upload.download_url(self.graph_base, self.tokens, remote_id, session=http.session())
 
     def delete(self, remote_id) -> None:
-        upload.delete_item(self.graph_base, self.tokens, remote_id)
+        upload.delete_item(self.graph_base, self.tokens, remote_id, session=http.session())

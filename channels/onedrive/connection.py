@@ -39,6 +39,25 @@ def store_tokens(channel: Channel, tokens: identity.Tokens) -> None:
     channel.access_token_expires_at = tokens.expires_at
 
 
+def _is_fresh(channel) -> bool:
+    return (
+        channel.access_token_expires_at is not None
+        and channel.access_token_expires_at - EXPIRY_MARGIN > timezone.now()
+        and channel.has_access_token
+    )
+
+
+def _fresh_access_token(channel_id: int) -> str | None:
+    channel = (
+        Channel.objects.filter(pk=channel_id)
+        .only("health", "access_token", "access_token_expires_at")
+        .first()
+    )
+    if channel is None or channel.health == Channel.Health.NEEDS_REAUTH or not _is_fresh(channel):
+        return None
+    return channel.access_token
+
+
 def access_token(
     channel_id: int,
     *,
@@ -55,6 +74,11 @@ def access_token(
     A channel known to need re-authorisation is not retried unless forced, so
     a dead grant does not turn every task into a failing call to Microsoft.
     """
+    if not force and stale is None:
+        # Nearly always the cached token is still good: read it without taking the row lock.
+        token = _fresh_access_token(channel_id)
+        if token:
+            return token
     failure = None
     with transaction.atomic():
         channel = Channel.objects.select_for_update().get(pk=channel_id)
@@ -68,12 +92,7 @@ def access_token(
             return channel.access_token
         if channel.health == Channel.Health.NEEDS_REAUTH and not force:
             raise ReauthorizationRequired(channel.last_error or "The channel needs Get Token again.")
-        fresh = (
-            channel.access_token_expires_at is not None
-            and channel.access_token_expires_at - EXPIRY_MARGIN > timezone.now()
-            and channel.has_access_token
-        )
-        if fresh and not force and (stale is None or channel.access_token != stale):
+        if _is_fresh(channel) and not force and (stale is None or channel.access_token != stale):
             return channel.access_token
         if not channel.has_refresh_token:
             failure = ReauthorizationRequired(
