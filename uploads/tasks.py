@@ -19,7 +19,7 @@ from django.utils import timezone
 from channels import health
 from channels.backends import backend_for
 from channels.errors import ChannelError, PermanentError, ReauthorizationRequired, TransientError
-from channels.models import USABLE_HEALTH
+from channels.models import USABLE_HEALTH, Channel
 from uploads import staging
 from uploads.early_start import Abandoned, ReceivingReader, SizeChanged
 from uploads.models import StoredFile
@@ -42,6 +42,22 @@ def _lease():
     return timezone.now() + datetime.timedelta(seconds=settings.IMGBED_UPLOAD_LEASE)
 
 
+CLAIMED_FIELDS = (
+    "public_id",
+    "remote_path",
+    "size",
+    "status",
+    "attempts",
+    "staged_name",
+    "upload_session_url",
+    "receiving",
+    "channel__kind",
+    "channel__cloud",
+    "channel__name",
+    "channel__health",
+)
+
+
 def claim(file_id) -> StoredFile | None:
     """Take the row for this worker, or None when it is done or another worker holds it."""
     now = timezone.now()
@@ -51,7 +67,8 @@ def claim(file_id) -> StoredFile | None:
     )
     if not taken:
         return None
-    return StoredFile.objects.select_related("channel").get(pk=file_id)
+    # What the task reads of the channel is only what backend_for needs (secrets come later, locked).
+    return StoredFile.objects.select_related("channel").only(*CLAIMED_FIELDS).get(pk=file_id)
 
 
 class _Lease:
@@ -169,7 +186,8 @@ def upload_to_channel(self, file_id):
     except ChannelError as exc:
         _fail(stored, str(exc))
         return "failed"
-    health.record_success(stored.channel_id)
+    if stored.channel.health != Channel.Health.CONNECTED:
+        health.record_success(stored.channel_id)
     _finish(stored, remote)
     return "stored"
 
