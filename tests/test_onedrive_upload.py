@@ -86,6 +86,11 @@ class Dying(io.BytesIO):
             min(n, self.fail_after - self.tell()) if n >= 0 else self.fail_after - self.tell()
         )
 
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
 
 @pytest.fixture
 def tokens(emulator):

@@ -176,6 +176,18 @@ class ReceivingReader:
     def read(self, size=-1):
         if size is None or size < 0:
             size = self._expected - self._position
+        self._wait_for(size)
+        data = self._fh.read(size)
+        self._position += len(data)
+        return data
+
+    def readinto(self, buffer):
+        self._wait_for(len(buffer))
+        got = self._fh.readinto(buffer)
+        self._position += got
+        return got
+
+    def _wait_for(self, size):
         while not self._complete:
             end = self._position + size
             stat = os.fstat(self._fh.fileno())
@@ -193,9 +205,6 @@ class ReceivingReader:
                     )
                 self._on_wait()
             time.sleep(FILE_POLL)
-        data = self._fh.read(size)
-        self._position += len(data)
-        return data
 
     def _check_row(self):
         row = StoredFile.objects.filter(pk=self._file_id).values("receiving", "size", "status").first()

@@ -98,6 +98,10 @@ class _HeartbeatReader:
         self._lease.extend_if_due()
         return self._fh.read(n)
 
+    def readinto(self, buffer):
+        self._lease.extend_if_due()
+        return self._fh.readinto(buffer)
+
     def __getattr__(self, name):
         return getattr(self._fh, name)
 

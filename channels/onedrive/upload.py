@@ -210,6 +210,7 @@ class _Source:
         self._position = 0
         self.hash = QuickXorHash()
         self.hashed = 0
+        self._buffer = bytearray()
 
     def __enter__(self) -> "_Source":
         return self
@@ -222,22 +223,26 @@ class _Source:
             self._stream.close()
             self._stream = None
 
-    def read(self, offset: int, length: int) -> bytes:
+    def read(self, offset: int, length: int) -> bytearray:
+        """`length` bytes from `offset`, in a buffer reused by the next read: one
+        fragment's worth of memory, whatever the fragment size."""
         if self._stream is None or self._position != offset:
             self.close()
             self._stream = self.open_stream(offset)
             self._position = offset
-        pieces, left = [], length
-        while left:
-            piece = self._stream.read(min(left, READ_CHUNK))
-            if not piece:
+        if len(self._buffer) != length:
+            self._buffer = bytearray(length)
+        view = memoryview(self._buffer)
+        filled = 0
+        while filled < length:
+            got = self._stream.readinto(view[filled : min(length, filled + READ_CHUNK)])
+            if not got:
                 raise PermanentError(
                     f"The staged file ends at byte {self._position}, but it should hold {self.size} bytes."
                 )
-            pieces.append(piece)
-            left -= len(piece)
-            self._position += len(piece)
-        return b"".join(pieces)
+            filled += got
+            self._position += got
+        return self._buffer
 
     def accept(self, offset: int, data: bytes) -> None:
         """OneDrive now holds `data` at `offset`."""
