@@ -114,6 +114,16 @@ def staged_files():
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
+def stored_row(payload):
+    """The row of the link in a POST's answer, once a worker has stored it."""
+    public_id = payload[0]["src"].removeprefix("/file/")
+    return wait_for(
+        lambda: StoredFile.objects.filter(public_id=public_id, status=StoredFile.Status.STORED).first(),
+        timeout=120,
+        what="the file to be stored",
+    )
+
+
 @pytest.fixture(autouse=True)
 def empty_staging():
     for path in staged_files():
@@ -126,13 +136,7 @@ def test_large_file_goes_to_onedrive_while_it_arrives(site, emulator, start_work
     data = png(24 * 1024 * 1024)
     status, payload, last_byte_sent = send(site, file_part(data) + CLOSING)
     assert status == 200, payload
-    public_id = payload[0]["src"].removeprefix("/file/")
-
-    row = wait_for(
-        lambda: StoredFile.objects.filter(public_id=public_id, status=StoredFile.Status.STORED).first(),
-        timeout=120,
-        what="the file to be stored",
-    )
+    row = stored_row(payload)
     puts = fragment_puts(emulator)
     # Fragments went out while the body was still arriving...
     assert puts[0].monotonic < last_byte_sent
@@ -152,12 +156,7 @@ def test_wrong_size_guess_starts_the_upload_again(site, emulator, start_worker):
     data = png(24 * 1024 * 1024)
     status, payload, _ = send(site, file_part(data) + text_part("note", "after the file") + CLOSING)
     assert status == 200, payload
-    public_id = payload[0]["src"].removeprefix("/file/")
-    row = wait_for(
-        lambda: StoredFile.objects.filter(public_id=public_id, status=StoredFile.Status.STORED).first(),
-        timeout=120,
-        what="the file to be stored",
-    )
+    row = stored_row(payload)
     assert row.size == len(data)
     assert len(emulator.files()) == 1
     assert emulator.files()[0].quickxorhash == quickxorhash_b64(data)
@@ -202,3 +201,19 @@ def test_a_file_still_arriving_is_not_served(client, channel):
         receiving=True,
     )
     assert client.get("/file/arriving.png").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_file_found_too_large_at_the_end_leaves_nothing(site, emulator, start_worker, settings):
+    """The declared length was within the limit's slack, so the upload started early; the file
+    itself turns out too large: refused, and the early start is undone."""
+    start_worker(concurrency=1)
+    data = png(24 * 1024 * 1024)
+    settings.IMGBED_MAX_UPLOAD_SIZE = len(data) - 1000
+    status, payload, _ = send(site, file_part(data) + CLOSING)
+    assert status == 413, payload
+    assert "larger than this site's limit" in payload["error"]
+    assert not StoredFile.objects.exists()
+    wait_for(lambda: staged_files() == [], timeout=10, what="the partial file to be removed")
+    time.sleep(1)  # a worker that had started gives up at its next look at the row
+    assert emulator.files() == []
