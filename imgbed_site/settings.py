@@ -113,8 +113,11 @@ TEMPLATES = [
     },
 ]
 
+# An empty variable counts as unset, like a missing one.
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
+    "default": env.db_url_config(
+        env.str("DATABASE_URL", default="") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
+    ),
 }
 # A new connection costs several ms per request and per task (SQLite's too: it
 # opens the file and sets its pragmas), so each process keeps its own.
@@ -187,7 +190,7 @@ IMGBED_DOWNLOAD_URL_TTL = env.int("IMGBED_DOWNLOAD_URL_TTL", default=300)
 IMGBED_MAX_INLINE_WAIT = env.float("IMGBED_MAX_INLINE_WAIT", default=60.0)
 
 # Celery. The laptop default is kombu's filesystem transport: no server.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://"
 _broker_dir = DATA_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's filesystem transport does not create its folders.

@@ -44,3 +44,20 @@ def test_laptop_defaults_generate_dev_keys_into_the_data_dir(tmp_path):
     generated = (tmp_path / "dev-secrets.env").read_text()
     assert "IMGBED_ENCRYPTION_KEYS=" in generated
     assert oct((tmp_path / "dev-secrets.env").stat().st_mode & 0o777) == "0o600"
+
+
+def test_empty_database_and_broker_variables_mean_the_laptop_defaults(tmp_path):
+    probe = (
+        "from django.conf import settings as s; print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL)"
+    )
+    env = {**os.environ, "IMGBED_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "CELERY_BROKER_URL": ""}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://"]
