@@ -52,7 +52,7 @@ def test_empty_database_and_broker_variables_mean_the_laptop_defaults(tmp_path):
     )
     env = {**os.environ, "IMGBED_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "CELERY_BROKER_URL": ""}
     result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", probe],
+        [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", probe],
         cwd=ROOT,
         env=env,
         capture_output=True,
