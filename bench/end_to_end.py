@@ -7,7 +7,7 @@ beside a plain client sending the same bytes straight to the emulator.
 Each run of the pipeline streams the file as a multipart body to gunicorn
 (one sync worker), which stages it; one Celery worker (prefork, concurrency
 1) sends it to the emulator in fragments, starting while the body still
-arrives (IMGBED_EARLY_START; --no-early-start for the sequential path). The
+arrives (IMGBED_EARLY_START_MAX; --no-early-start for the sequential path). The
 direct baseline does what a plain client does: createUploadSession, then
 fragments of the same size with requests. Direct and pipeline runs
 alternate; medians are reported. Goal: the pipeline takes at most 1.5x the
@@ -96,8 +96,8 @@ def main():
 
 def run(args, size, fragment, rate):
     with h.stack_from(args, "end_to_end") as stack:
-        early = "false" if args.no_early_start else "true"
-        stack.start(IMGBED_FRAGMENT_SIZE=fragment, IMGBED_EARLY_START=early)
+        early = 0 if args.no_early_start else 1
+        stack.start(IMGBED_FRAGMENT_SIZE=fragment, IMGBED_EARLY_START_MAX=early)
         web = stack.web(
             workers=1, worker_class=args.web_worker_class, threads=args.web_threads, timeout=args.web_timeout
         )

@@ -29,6 +29,9 @@ class Backend(Protocol):
         on_session: Callable[[str | None], None],
     ) -> RemoteFile: ...
 
+    def cancel_session(self, session_url: str) -> None:
+        """Give up a resumable upload begun by store() (best effort)."""
+
     def download_url(self, remote_id: str) -> str: ...
 
     def delete(self, remote_id: str) -> None: ...

@@ -176,12 +176,13 @@ if IMGBED_FRAGMENT_SIZE % (320 * 1024) or not 0 < IMGBED_FRAGMENT_SIZE < 60 * 10
         f"IMGBED_FRAGMENT_SIZE={IMGBED_FRAGMENT_SIZE} must be a multiple of 327680 (320 KiB) below 60 MiB, "
         "e.g. 10485760 (10 MiB)."
     )
-# Start sending a large file (over two fragments) to its channel while the request is still
-# receiving it, when staging is on local disk. A worker is busy for as long as the person's
-# upload takes, instead of only for the channel's part.
-IMGBED_EARLY_START = env.bool("IMGBED_EARLY_START", default=True)
-# A request body that brings no bytes for this long (seconds) is given up on by the worker waiting for it.
-IMGBED_RECEIVE_STALL = env.float("IMGBED_RECEIVE_STALL", default=60.0)
+# How many large files (over two fragments) may start going to their channel while their
+# request is still receiving them (staging on local disk only); 0 turns it off. Each holds a
+# worker for as long as the person's upload lasts, so keep it below the worker concurrency.
+IMGBED_EARLY_START_MAX = env.int("IMGBED_EARLY_START_MAX", default=1)
+# A worker waiting on an early-started file that brings no new bytes for this long (seconds)
+# lets it go; the file is then sent once the request has it all.
+IMGBED_RECEIVE_STALL = env.float("IMGBED_RECEIVE_STALL", default=20.0)
 # How long a worker's claim on an upload lasts without progress before another may take it over.
 IMGBED_UPLOAD_LEASE = env.int("IMGBED_UPLOAD_LEASE", default=600)
 # How long a channel's download URL is reused before a new one is fetched (seconds).

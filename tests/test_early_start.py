@@ -1,6 +1,7 @@
 """A large file goes on to OneDrive while its request is still arriving, over real sockets:
 a live server receiving a paced body, a real Celery worker, the emulator."""
 
+import datetime
 import http.client
 import json
 import time
@@ -9,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from channels.models import Channel
 from channels.quickxorhash import quickxorhash_b64
@@ -62,6 +64,25 @@ def test_size_guess_is_off_when_a_field_follows_the_file():
     data = png(5000)
     body = file_part(data) + text_part("note", "hello") + CLOSING
     assert expected_size(body[:1000], CONTENT_TYPE, len(body), "file") != len(data)
+
+
+def test_size_guess_ignores_a_boundary_no_body_can_carry():
+    assert (
+        expected_size(b"--x\r\n", "multipart/form-data; boundary*=utf-8''%E2%82%AC", 10_000, "file") is None
+    )
+
+
+def test_no_early_start_when_tasks_run_eagerly(rf, settings):
+    """An eager task would run inside the very request it waits for."""
+    from uploads.early_start import EarlyStart
+    from uploads.staging import StagingUploadHandler
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    body = file_part(b"x" * (30 * 1024 * 1024)) + CLOSING
+    request = rf.post("/upload", data=body, content_type=CONTENT_TYPE)
+    assert EarlyStart.for_request(request, StagingUploadHandler(request, 10**9), None) is None
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    assert EarlyStart.for_request(request, StagingUploadHandler(request, 10**9), None) is not None
 
 
 # --- over real sockets -----------------------------------------------------------------------
@@ -162,6 +183,62 @@ def test_wrong_size_guess_starts_the_upload_again(site, emulator, start_worker):
     assert emulator.files()[0].quickxorhash == quickxorhash_b64(data)
     cancelled = [r for r in emulator.requests if r.kind == "upload_url" and r.method == "DELETE"]
     assert cancelled, "the session begun on the wrong size was not cancelled"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_client_that_pauses_is_let_go_and_its_file_still_stored(site, emulator, start_worker):
+    """The worker does not sit waiting on a slow request: it lets the early start go, and the
+    file goes the usual way once it is all in."""
+    start_worker(concurrency=1, IMGBED_RECEIVE_STALL=1)
+    data = png(24 * 1024 * 1024)
+    body = file_part(data) + CLOSING
+    parts = urlsplit(site)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    conn.putrequest("POST", f"/upload?authCode={CODE}")
+    conn.putheader("Content-Type", CONTENT_TYPE)
+    conn.putheader("Content-Length", str(len(body)))
+    conn.endheaders()
+    half = len(body) // 2
+    conn.send(body[:half])
+    wait_for(lambda: fragment_puts(emulator), timeout=30, what="the worker to start sending")
+    wait_for(
+        lambda: any(r.kind == "upload_url" and r.method == "DELETE" for r in emulator.requests),
+        timeout=30,
+        what="the worker to let the stalled upload go",
+    )
+    conn.send(body[half:])
+    response = conn.getresponse()
+    payload = json.loads(response.read())
+    conn.close()
+    assert response.status == 200, payload
+    row = stored_row(payload)
+    assert row.size == len(data)
+    assert len(emulator.files()) == 1
+    assert emulator.files()[0].quickxorhash == quickxorhash_b64(data)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_so_many_early_starts_at_once(site, emulator, start_worker, channel):
+    """Each early start holds a worker while the person's upload lasts: over the limit, the
+    file waits until it is all in."""
+    StoredFile.objects.create(
+        public_id="holding.png",
+        original_name="holding.png",
+        remote_path="imgbed/holding.png",
+        size=30_000_000,
+        sha256="",
+        content_type="image/png",
+        channel=channel,
+        status=StoredFile.Status.UPLOADING,
+        claimed_until=timezone.now() + datetime.timedelta(minutes=5),
+        receiving=True,
+    )
+    start_worker(concurrency=1)
+    data = png(24 * 1024 * 1024)
+    status, payload, last_piece_sent = send(site, file_part(data) + CLOSING)
+    assert status == 200, payload
+    stored_row(payload)
+    assert fragment_puts(emulator)[0].monotonic > last_piece_sent
 
 
 @pytest.mark.django_db(transaction=True)

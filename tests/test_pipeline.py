@@ -3,6 +3,7 @@
 import hashlib
 import json
 import time
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -136,6 +137,30 @@ def test_redelivered_mid_session_resumes(client, setup, emulator, start_worker):
     stored(src)
     assert_disjoint(fragments(emulator), len(data))
     assert len([r for r in emulator.requests if r.path.endswith(":/createUploadSession")]) == 1
+    assert emulator.files()[0].quickxorhash == quickxorhash_b64(data)
+
+
+def test_session_opened_for_another_size_is_cancelled_not_resumed(client, setup, emulator, start_worker):
+    """A session begun on a guessed size (an early start) cannot take the real file."""
+    data = png(25 * 1024 * 1024)
+    src = upload(client, data)
+    row = StoredFile.objects.get()
+    emulator.faults.latency = 0.3
+    first = start_worker(concurrency=1, IMGBED_FRAGMENT_SIZE=FRAGMENT, IMGBED_UPLOAD_LEASE=2)
+    wait_for(lambda: len(fragments(emulator)) >= 2, what="two fragments")
+    first.kill()
+    emulator.faults.latency = 0
+    row.refresh_from_db()
+    assert row.upload_session_url and row.upload_session_size == len(data)
+    old_session = row.upload_session_url
+    StoredFile.objects.filter(pk=row.pk).update(upload_session_size=len(data) + 4096)
+    time.sleep(2.5)  # the dead worker's claim lapses
+    upload_to_channel.delay(row.pk)
+    start_worker(concurrency=1, IMGBED_FRAGMENT_SIZE=FRAGMENT)
+    stored(src)
+    assert len([r for r in emulator.requests if r.path.endswith(":/createUploadSession")]) == 2
+    cancelled = [r for r in emulator.requests if r.kind == "upload_url" and r.method == "DELETE"]
+    assert [r.path for r in cancelled] == [urlsplit(old_session).path]
     assert emulator.files()[0].quickxorhash == quickxorhash_b64(data)
 
 

@@ -1,6 +1,7 @@
 """Keeping channels alive: beat schedules, concurrent token refresh, reconcile, and re-authorisation."""
 
 import json
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -221,3 +222,42 @@ def test_queued_bytes_count_against_the_space_left(client, connected, settings):
     second = client.post("/upload?authCode=c", {"file": SimpleUploadedFile("b.png", png(100_000))})
     assert second.status_code == 507
     assert "full" in json.loads(second.content)["error"]
+
+
+def test_clean_staging_removes_rows_whose_request_died_while_receiving(channel, settings):
+    import datetime
+    import os
+    import time as clock
+
+    from django.utils import timezone
+
+    from uploads import staging
+    from uploads.tasks import clean_staging
+
+    def receiving_row(name, days_quiet):
+        store = staging.storage()
+        os.makedirs(store.location, exist_ok=True)
+        Path(store.path(name)).write_bytes(b"partial")
+        quiet_since = clock.time() - days_quiet * 86400
+        os.utime(store.path(name), (quiet_since, quiet_since))
+        row = StoredFile.objects.create(
+            public_id=name,
+            original_name=name,
+            remote_path=f"imgbed/{name}",
+            size=30_000_000,
+            sha256="",
+            content_type="image/png",
+            channel=channel,
+            staged_name=name,
+            receiving=True,
+        )
+        StoredFile.objects.filter(pk=row.pk).update(created_at=timezone.now() - datetime.timedelta(days=2))
+        return row
+
+    dead = receiving_row("dead.png", days_quiet=2)
+    slow = receiving_row("slow.png", days_quiet=0)  # a two-day upload still bringing bytes
+    clean_staging()
+    assert not StoredFile.objects.filter(pk=dead.pk).exists()
+    assert not staging.exists("dead.png")
+    assert StoredFile.objects.filter(pk=slow.pk, receiving=True).exists()
+    assert staging.exists("slow.png")

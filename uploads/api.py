@@ -92,13 +92,13 @@ def upload(request):
     request.upload_handlers = [handler]
     early = EarlyStart.for_request(request, handler, asked.start_early)
     try:
-        return _receive(asked, early)
+        return _receive(asked, handler, early)
     finally:
         if early is not None and not early.finished:
             early.abandon()
 
 
-def _receive(upload, early):
+def _receive(upload, handler, early):
     request = upload.request
     limit = settings.IMGBED_MAX_UPLOAD_SIZE
     try:
@@ -106,6 +106,7 @@ def _receive(upload, early):
     except FileTooLarge:
         return error(f"The file is larger than this site's limit of {_human(limit)}.", 413)
     except Exception:  # a broken multipart body, or a client that went away
+        handler.abandon()  # Django's parser does not always tell the handler
         log.info("unreadable multipart body", exc_info=True)
         return error("The request body is not valid multipart/form-data.", 400)
     if received is None:

@@ -8,46 +8,31 @@ and enqueues its task; the worker sends fragments as they land in staging
 and holds the last one back until the view has checked the whole file and
 cleared the mark. Nothing is stored at the channel before that: if the
 guess was wrong the worker starts again with the real size, and if the
-request fails the row goes and the worker cancels its upload session.
+request fails the row goes and the worker cancels its upload session. A
+request that brings the bytes in too slowly is let go by its worker, and the
+file goes the usual way once it is all in (uploads.receiving is the
+worker's side).
 
 Only for a staging storage on local disk, where a worker can read a file
-while it grows.
+while it grows, and only IMGBED_EARLY_START_MAX at a time: each holds a
+worker while the person's upload lasts.
 """
 
-import os
+import datetime
 import re
-import time
 
 from django.conf import settings
+from django.db.models import Q
 from django.http.multipartparser import MultiPartParser
 from django.utils import timezone
 from django.utils.http import parse_header_parameters
 
-from channels.errors import PermanentError
 from uploads import staging
 from uploads.models import StoredFile
+from uploads.tasks import send_after_commit, upload_to_channel
 
 # Enough for the first part's headers, however long the file name.
 PREFIX_BYTES = 64 * 1024
-FILE_POLL = 0.02  # how often a waiting worker looks whether the file grew
-ROW_POLL = 0.1  # ... and whether the request has finished
-
-
-class SizeChanged(PermanentError):
-    """The file's real size differs from the one guessed: upload it again with the real one."""
-
-    def __init__(self, size):
-        super().__init__(
-            f"The file turned out to hold {size} bytes, not the size expected.", code="sizeChanged"
-        )
-        self.size = size
-
-
-class Abandoned(PermanentError):
-    """The request bringing the file in failed or went quiet: there is nothing to upload."""
-
-    def __init__(self, message):
-        super().__init__(message, code="abandoned")
 
 
 def expected_size(prefix: bytes, content_type: str, content_length: int, field: str) -> int | None:
@@ -56,7 +41,10 @@ def expected_size(prefix: bytes, content_type: str, content_length: int, field: 
     None when the start of the body does not look like that. A guess all the same:
     the worker checks it against what the request received in the end."""
     _, params = parse_header_parameters(content_type)
-    boundary = params.get("boundary", "").encode("latin-1")
+    try:
+        boundary = params.get("boundary", "").encode("latin-1")
+    except UnicodeEncodeError:
+        return None  # not a boundary a body can carry; the parser refuses it
     if not boundary:
         return None
     opening = b"--" + boundary + b"\r\n"
@@ -109,12 +97,14 @@ class EarlyStart:
 
     @classmethod
     def for_request(cls, request, handler, create) -> "EarlyStart | None":
-        """None when the request is not worth starting early (small, or staging not on local disk)."""
+        """None when the request is not worth starting early: small, staging not on local disk,
+        or tasks run eagerly (in this very request, which the task would wait for)."""
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
         if (
-            not settings.IMGBED_EARLY_START
+            not settings.IMGBED_EARLY_START_MAX
             or declared <= 2 * settings.IMGBED_FRAGMENT_SIZE
             or not staging.is_local()
+            or getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
         ):
             return None
         prefix = request.read(min(PREFIX_BYTES, declared))
@@ -129,8 +119,11 @@ class EarlyStart:
         return files
 
     def _on_first_chunk(self, handler):
-        if self.expected is not None and self.expected > 2 * settings.IMGBED_FRAGMENT_SIZE:
-            self.row = self._create(handler, self.expected)
+        if self.expected is None or self.expected <= 2 * settings.IMGBED_FRAGMENT_SIZE:
+            return
+        if in_flight() >= settings.IMGBED_EARLY_START_MAX:
+            return  # each holds a worker while the person's upload lasts: the rest wait for the end
+        self.row = self._create(handler, self.expected)
 
     def finish(self, received):
         """The row, now with the real size and hash, released to the worker for its last
@@ -144,6 +137,9 @@ class EarlyStart:
         if not updated:
             return None
         received.keep()
+        # A worker that gave the early start up (or never got it) takes it now; one that is
+        # still sending ignores this, the claim being taken.
+        send_after_commit(upload_to_channel, self.row.pk)
         self.row.refresh_from_db()
         return self.row
 
@@ -154,72 +150,9 @@ class EarlyStart:
             StoredFile.objects.filter(pk=self.row.pk, receiving=True).delete()
 
 
-class ReceivingReader:
-    """The staged file of a `receiving` row, read while the request is still writing it.
-
-    A read waits until its bytes are on disk. The read that would reach the
-    last byte also waits for the request to finish, so the final fragment (the
-    one that makes the channel commit the file) goes only with the file
-    complete and checked. `on_wait` is called while waiting (to extend the claim).
-    """
-
-    def __init__(self, fh, offset: int, file_id: int, expected: int, stall_after: float, on_wait=None):
-        self._fh = fh
-        self._position = offset
-        self._file_id = file_id
-        self._expected = expected
-        self._stall_after = stall_after
-        self._on_wait = on_wait or (lambda: None)
-        self._complete = False
-        self._row_checked = 0.0
-
-    def read(self, size=-1):
-        if size is None or size < 0:
-            size = self._expected - self._position
-        self._wait_for(size)
-        data = self._fh.read(size)
-        self._position += len(data)
-        return data
-
-    def readinto(self, buffer):
-        self._wait_for(len(buffer))
-        got = self._fh.readinto(buffer)
-        self._position += got
-        return got
-
-    def _wait_for(self, size):
-        while not self._complete:
-            end = self._position + size
-            stat = os.fstat(self._fh.fileno())
-            if end < self._expected and end <= stat.st_size:
-                break
-            now = time.monotonic()
-            if now - self._row_checked >= ROW_POLL:
-                self._row_checked = now
-                self._check_row()
-                if self._complete:
-                    break
-                if time.time() - stat.st_mtime > self._stall_after:
-                    raise Abandoned(
-                        f"The request bringing the file in sent nothing for {self._stall_after:.0f} s."
-                    )
-                self._on_wait()
-            time.sleep(FILE_POLL)
-
-    def _check_row(self):
-        row = StoredFile.objects.filter(pk=self._file_id).values("receiving", "size", "status").first()
-        if row is None or row["status"] in (StoredFile.Status.DELETED, StoredFile.Status.FAILED):
-            raise Abandoned("The request bringing the file in failed.")
-        if not row["receiving"]:
-            if row["size"] != self._expected:
-                raise SizeChanged(row["size"])
-            self._complete = True
-
-    def close(self):
-        self._fh.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+def in_flight() -> int:
+    """Early starts that hold a worker now, or are about to."""
+    now = timezone.now()
+    holding = Q(status=StoredFile.Status.UPLOADING, claimed_until__gt=now)
+    starting = Q(status=StoredFile.Status.PENDING, created_at__gt=now - datetime.timedelta(seconds=30))
+    return StoredFile.objects.filter(holding | starting, receiving=True).count()

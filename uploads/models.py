@@ -110,6 +110,9 @@ class StoredFile(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     # A pre-authenticated URL: whoever has it can write to the drive, so it is a secret.
     upload_session_url = EncryptedTextField(editable=False)
+    # The file size the session was opened for: a session begun on a guessed
+    # size (early start) cannot take a file that turned out otherwise.
+    upload_session_size = models.BigIntegerField(null=True, blank=True, editable=False)
     claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
     remote_id = models.CharField(max_length=200, blank=True)
     quickxorhash = models.CharField(max_length=40, blank=True)

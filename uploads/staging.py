@@ -6,6 +6,7 @@ an upload handler that hashes and measures the bytes as they arrive, so a
 large file is written to disk once and never held in memory.
 """
 
+import datetime
 import hashlib
 import os
 import tempfile
@@ -14,6 +15,7 @@ import uuid
 from django.core.files.storage import FileSystemStorage, storages
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from django.utils import timezone
 
 SNIFF_BYTES = 8192
 
@@ -110,7 +112,7 @@ class StagingUploadHandler(FileUploadHandler):
             return raw_data
         self._size += len(raw_data)
         if self._size > self.max_size:
-            self._abandon()
+            self.abandon()
             raise FileTooLarge(self.max_size)
         if len(self._head) < SNIFF_BYTES:
             self._head += raw_data[: SNIFF_BYTES - len(self._head)]
@@ -146,10 +148,11 @@ class StagingUploadHandler(FileUploadHandler):
         )
 
     def upload_interrupted(self):
-        self._abandon()
+        self.abandon()
 
-    def _abandon(self):
-        if self._out is not None:
+    def abandon(self):
+        """Drop the partly received file."""
+        if self._out is not None and not self._out.closed:
             self._out.close()
             try:
                 os.unlink(self._path)
@@ -187,11 +190,18 @@ def exists(name: str) -> bool:
     return bool(name) and storage().exists(name)
 
 
+def _modified(store, name):
+    modified = store.get_modified_time(name)
+    return modified if modified.tzinfo is not None else modified.replace(tzinfo=datetime.UTC)
+
+
+def modified_since(name: str, moment) -> bool:
+    """The staged file exists and was written after `moment`."""
+    return exists(name) and _modified(storage(), name) > moment
+
+
 def remove_orphans(referenced: set, older_than) -> int:
     """Delete staged files no row refers to (and abandoned partial uploads) older than `older_than`."""
-    import datetime
-
-    from django.utils import timezone
 
     store = storage()
     cutoff = timezone.now() - older_than
@@ -206,10 +216,7 @@ def remove_orphans(referenced: set, older_than) -> int:
             path = f"{folder}/{name}" if folder else name
             if path in referenced:
                 continue
-            modified = store.get_modified_time(path)
-            if modified.tzinfo is None:
-                modified = modified.replace(tzinfo=datetime.UTC)
-            if modified < cutoff:
+            if _modified(store, path) < cutoff:
                 store.delete(path)
                 removed += 1
     return removed

@@ -21,8 +21,8 @@ from channels.backends import backend_for
 from channels.errors import ChannelError, PermanentError, ReauthorizationRequired, TransientError
 from channels.models import USABLE_HEALTH, Channel
 from uploads import staging
-from uploads.early_start import Abandoned, ReceivingReader, SizeChanged
 from uploads.models import StoredFile
+from uploads.receiving import Abandoned, ReceivingReader, SizeChanged, Stalled
 
 log = logging.getLogger(__name__)
 Status = StoredFile.Status
@@ -50,6 +50,7 @@ CLAIMED_FIELDS = (
     "attempts",
     "staged_name",
     "upload_session_url",
+    "upload_session_size",
     "receiving",
     "channel__kind",
     "channel__cloud",
@@ -151,7 +152,10 @@ def upload_to_channel(self, file_id):
 
     def save_session(url):
         StoredFile.objects.filter(pk=file_id).update(
-            upload_session_url=url or "", claimed_until=_lease(), updated_at=timezone.now()
+            upload_session_url=url or "",
+            upload_session_size=stored.size if url else None,
+            claimed_until=_lease(),
+            updated_at=timezone.now(),
         )
 
     lease = _Lease(file_id)
@@ -170,6 +174,10 @@ def upload_to_channel(self, file_id):
     except Abandoned as exc:
         _abandon(stored, exc)
         return "abandoned"
+    except Stalled as exc:
+        # The request goes on, slowly: it sends the task again once the file is in.
+        _release(stored, str(exc))
+        return "waiting for the request"
     except ReauthorizationRequired as exc:
         # Not a failure of this file: it waits, unretried, until staff reconnect
         # the channel; reconcile sends it again then.
@@ -198,6 +206,12 @@ def upload_to_channel(self, file_id):
 
 def _store(stored, open_stream, save_session):
     backend = backend_for(stored.channel)
+    sized_for = stored.upload_session_size
+    if stored.upload_session_url and sized_for is not None and sized_for != stored.size:
+        # Opened on a guessed size the file did not have: it cannot take this file.
+        backend.cancel_session(stored.upload_session_url)
+        save_session(None)
+        stored.upload_session_url = ""
     try:
         return backend.store(
             stored.remote_path,
@@ -329,6 +343,16 @@ def clean_staging():
         staging.remove(name)
         StoredFile.objects.filter(pk=file_id).update(staged_name="")
         removed += 1
+    # Requests that died while bringing a file in (an early start): never answered, so
+    # nobody has the link; a file still growing is a very long upload, not a dead one.
+    day_ago = timezone.now() - datetime.timedelta(days=1)
+    dead = StoredFile.objects.filter(receiving=True, created_at__lt=day_ago)
+    for file_id, name in dead.values_list("pk", "staged_name"):
+        if staging.modified_since(name, day_ago):
+            continue
+        if StoredFile.objects.filter(pk=file_id, receiving=True).delete()[0]:
+            staging.remove(name)
+            removed += 1
     referenced = set(StoredFile.objects.exclude(staged_name="").values_list("staged_name", flat=True))
     removed += staging.remove_orphans(referenced, older_than=datetime.timedelta(days=1))
     return {"removed": removed}

@@ -77,6 +77,9 @@ class OneDriveBackend:
             self.graph_base, self.tokens, f"/me/drive/root:/{path}:", session=http.session()
         )
 
+    def cancel_session(self, session_url) -> None:
+        upload.cancel_session(session_url, session=http.session())
+
     def download_url(self, remote_id) -> str:
         return upload.download_url(self.graph_base, self.tokens, remote_id, session=http.session())
 

@@ -5,6 +5,7 @@ small upload cost a worker. requests' sessions are not safe across threads
 and a forked child must not share its parent's sockets, hence the key.
 """
 
+import http.cookiejar
 import os
 import threading
 from urllib.parse import urlsplit
@@ -22,6 +23,8 @@ class _Session(requests.Session):
     def __init__(self):
         super().__init__()
         self._environment = {}
+        # Shared by every channel and account in the process: nothing may carry over between them.
+        self.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
     def merge_environment_settings(self, url, proxies, stream, verify, cert):
         if proxies or verify is not None or cert is not None:
