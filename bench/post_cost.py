@@ -17,6 +17,7 @@ import argparse
 import io
 import sys
 import time
+import warnings
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from unittest import mock
@@ -46,6 +47,8 @@ def main():
     h.add_common_arguments(parser)
     args = parser.parse_args()
 
+    # whitenoise notes the static folder collectstatic never filled: nothing is served from it here.
+    warnings.filterwarnings("ignore", message="No directory at")
     with h.stack_from(args, "post_cost") as stack:
         stack.start()
         from django.core.handlers.wsgi import WSGIHandler

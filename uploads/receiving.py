@@ -8,7 +8,7 @@ from channels.errors import PermanentError
 from uploads.models import StoredFile
 
 FILE_POLL = 0.02  # how often a waiting worker looks whether the file grew
-ROW_POLL = 0.1  # ... and whether the request has finished
+ROW_POLL = 0.05  # ... and whether the request has finished (the last fragment waits on it)
 
 
 class SizeChanged(PermanentError):
