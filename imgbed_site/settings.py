@@ -215,7 +215,12 @@ if CELERY_BROKER_URL.startswith("redis://"):
     CELERY_BROKER_TRANSPORT = "imgbed_site.broker:Transport"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# One message at a time per pool process: a long upload must not sit on others' messages.
+# The filesystem transport (one machine, one worker) sleeps a polling interval whenever it
+# may not take another message, so there each process holds a few.
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int(
+    "CELERY_WORKER_PREFETCH_MULTIPLIER", default=4 if CELERY_BROKER_URL.startswith("filesystem://") else 1
+)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Task outcomes in the database, visible in the admin and on the operations page.
 CELERY_RESULT_BACKEND = "django-db"
