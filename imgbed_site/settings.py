@@ -216,8 +216,9 @@ if CELERY_BROKER_URL.startswith("redis://"):
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # One message at a time per pool process: a long upload must not sit on others' messages.
-# The filesystem transport (one machine, one worker) sleeps a polling interval whenever it
-# may not take another message, so there each process holds a few.
+# The filesystem transport (one machine, one worker: with several, a busy one would sit on
+# messages another could run) sleeps a polling interval whenever it may not take another
+# message, so there each process holds a few.
 CELERY_WORKER_PREFETCH_MULTIPLIER = env.int(
     "CELERY_WORKER_PREFETCH_MULTIPLIER", default=4 if CELERY_BROKER_URL.startswith("filesystem://") else 1
 )

@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from channels.models import Channel
 from channels.quickxorhash import quickxorhash_b64
 from tests.files import png
+from tests.fragments import assert_disjoint, fragments
 from tests.worker import wait_for
 from uploads.models import StoredFile
 from uploads.tasks import upload_to_channel
@@ -53,24 +54,6 @@ def stored(src, timeout=120):
         return row if row.status == StoredFile.Status.STORED else None
 
     return wait_for(done, timeout=timeout, what=f"{public_id} to be stored")
-
-
-def fragments(emulator):
-    """(start, end) of every fragment the emulator accepted."""
-    return [
-        r.byte_range[:2]
-        for r in emulator.requests
-        if r.kind == "upload_url" and r.method == "PUT" and r.status in (200, 201, 202)
-    ]
-
-
-def assert_disjoint(ranges, total):
-    covered = sorted(ranges)
-    position = 0
-    for start, end in covered:
-        assert start == position, f"byte range {start}-{end} overlaps or leaves a gap (expected {position})"
-        position = end + 1
-    assert position == total
 
 
 def test_small_image_by_simple_put(client, setup, emulator, start_worker):

@@ -28,15 +28,13 @@ class Abandoned(PermanentError):
         super().__init__(message, code="abandoned")
 
 
-class Stalled(PermanentError):
+class Stalled(Exception):
     """The request brings the file in too slowly to send it on as it arrives (a worker would
-    wait on it): the early start is given up, and the file goes once the request has it all."""
+    sit waiting on it): the worker lets it go. Not a channel error, so the upload session is
+    kept, and whoever takes the file once it is all in goes on from where this one stopped."""
 
     def __init__(self, seconds):
-        super().__init__(
-            f"No new bytes for {seconds:.0f} s: the file goes to the channel once it has arrived.",
-            code="stalled",
-        )
+        super().__init__(f"No new bytes for {seconds:.0f} s: the rest goes once the file has arrived.")
 
 
 class ReceivingReader:

@@ -175,8 +175,11 @@ def upload_to_channel(self, file_id):
         _abandon(stored, exc)
         return "abandoned"
     except Stalled as exc:
-        # The request goes on, slowly: it sends the task again once the file is in.
+        # The request goes on, slowly: it sends the task again once the file is in. Should
+        # it have finished meanwhile, its message found the row still claimed: send again.
         _release(stored, str(exc))
+        if StoredFile.objects.filter(pk=file_id, status=Status.PENDING, receiving=False).exists():
+            upload_to_channel.delay(file_id)
         return "waiting for the request"
     except ReauthorizationRequired as exc:
         # Not a failure of this file: it waits, unretried, until staff reconnect
@@ -263,6 +266,7 @@ def _finish(stored, remote):
             remote_id=remote.remote_id,
             quickxorhash=remote.quickxorhash,
             upload_session_url="",
+            upload_session_size=None,
             failure_reason="",
             claimed_until=None,
             stored_at=timezone.now(),
@@ -296,7 +300,9 @@ def delete_remote(self, file_id):
             return "failed"
     if stored.staged_name:
         staging.remove(stored.staged_name)
-    StoredFile.objects.filter(pk=file_id).update(remote_id="", staged_name="", upload_session_url="")
+    StoredFile.objects.filter(pk=file_id).update(
+        remote_id="", staged_name="", upload_session_url="", upload_session_size=None
+    )
     return "deleted"
 
 
@@ -315,6 +321,9 @@ def reconcile_uploads():
             | Q(status=Status.UPLOADING, claimed_until__lt=now)
         )
         .filter(channel__enabled=True, channel__health__in=USABLE_HEALTH)
+        # Still arriving: the request sends its task when the file is in (or clean_staging
+        # removes it, if the request died).
+        .exclude(receiving=True)
         .values_list("pk", flat=True)
     )
     ids = list(stuck[:1000])
@@ -344,11 +353,11 @@ def clean_staging():
         StoredFile.objects.filter(pk=file_id).update(staged_name="")
         removed += 1
     # Requests that died while bringing a file in (an early start): never answered, so
-    # nobody has the link; a file still growing is a very long upload, not a dead one.
-    day_ago = timezone.now() - datetime.timedelta(days=1)
-    dead = StoredFile.objects.filter(receiving=True, created_at__lt=day_ago)
+    # nobody has the link. A file that grew within the hour is a slow upload, not a dead one.
+    hour_ago = timezone.now() - datetime.timedelta(hours=1)
+    dead = StoredFile.objects.filter(receiving=True, created_at__lt=hour_ago)
     for file_id, name in dead.values_list("pk", "staged_name"):
-        if staging.modified_since(name, day_ago):
+        if staging.modified_since(name, hour_ago):
             continue
         if StoredFile.objects.filter(pk=file_id, receiving=True).delete()[0]:
             staging.remove(name)
