@@ -136,6 +136,21 @@ def staged_files():
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
+def receiving_row(channel, name, **fields):
+    """A row of a file whose request is still bringing it in."""
+    return StoredFile.objects.create(
+        public_id=name,
+        original_name=name,
+        remote_path=f"imgbed/{name}",
+        size=30_000_000,
+        sha256="",
+        content_type="image/png",
+        channel=channel,
+        receiving=True,
+        **fields,
+    )
+
+
 def stored_row(payload):
     """The row of the link in a POST's answer, once a worker has stored it."""
     public_id = payload[0]["src"].removeprefix("/file/")
@@ -223,17 +238,11 @@ def test_a_client_that_pauses_is_let_go_and_its_file_still_stored(site, emulator
 def test_only_so_many_early_starts_at_once(site, emulator, start_worker, channel):
     """Each early start holds a worker while the person's upload lasts: over the limit, the
     file waits until it is all in."""
-    StoredFile.objects.create(
-        public_id="holding.png",
-        original_name="holding.png",
-        remote_path="imgbed/holding.png",
-        size=30_000_000,
-        sha256="",
-        content_type="image/png",
-        channel=channel,
+    receiving_row(
+        channel,
+        "holding.png",
         status=StoredFile.Status.UPLOADING,
         claimed_until=timezone.now() + datetime.timedelta(minutes=5),
-        receiving=True,
     )
     start_worker(concurrency=1)
     data = png(24 * 1024 * 1024)
@@ -269,16 +278,7 @@ def test_client_hanging_up_leaves_nothing(site, emulator, start_worker):
 
 @pytest.mark.django_db
 def test_a_file_still_arriving_is_not_served(client, channel):
-    StoredFile.objects.create(
-        public_id="arriving.png",
-        original_name="arriving.png",
-        remote_path="imgbed/arriving.png",
-        size=30_000_000,
-        sha256="",
-        content_type="image/png",
-        channel=channel,
-        receiving=True,
-    )
+    receiving_row(channel, "arriving.png")
     assert client.get("/file/arriving.png").status_code == 404
 
 
