@@ -326,3 +326,15 @@ def test_signed_in_user_without_the_csrf_header_is_refused(onedrive, django_user
     """The session cookie alone could come from another site's form: it is not enough."""
     browser, _ = signed_in_client(django_user_model)
     assert_refused(post(browser, png(3000)), 401, "auth code")
+
+
+# Outside a test transaction, as in a request: the INSERT commits (and checks the channel) at once.
+@pytest.mark.django_db(transaction=True)
+def test_channel_deleted_while_the_file_arrived(client, onedrive, code, monkeypatch):
+    """The channel was chosen, then deleted before the row went in: a clear 503, nothing kept."""
+    from uploads import api, channel_choice
+
+    chosen = channel_choice.choose()
+    gone = type(chosen)(**{**chosen.__dict__, "pk": chosen.pk + 1000})
+    monkeypatch.setattr(api._Upload, "choose", lambda self, size: gone)
+    assert_refused(post(client, query=f"authCode={CODE}"), 503, "went away")

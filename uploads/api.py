@@ -138,11 +138,18 @@ class _Upload:
             return None  # refused at the end, with the whole file's answer
         try:
             channel = self.choose(expected_size)
+            return _create_row(
+                self,
+                handler.file_name,
+                expected_size,
+                "",
+                sniffed,
+                channel,
+                handler.staged_name,
+                receiving=True,
+            )
         except NoChannel:
             return None
-        return _create_row(
-            self, handler.file_name, expected_size, "", sniffed, channel, handler.staged_name, receiving=True
-        )
 
 
 def _accept(upload, received, early):
@@ -171,6 +178,9 @@ def _accept(upload, received, early):
             stored = _create_row(
                 upload, received.name, received.size, received.sha256, sniffed, channel, staged_name
             )
+        except NoChannel as exc:
+            staging.remove(staged_name)
+            return error(str(exc), exc.status)
         except Exception:
             staging.remove(staged_name)
             raise
@@ -231,7 +241,10 @@ def _create_row(upload, original_name, size, sha256, sniffed, channel, staged_na
                     receiving=receiving,
                 )
         except IntegrityError:
-            continue  # the id was taken (maybe by an upload at the same moment): ask again
+            if StoredFile.objects.filter(public_id=public_id).exists():
+                continue  # the id was taken (maybe by an upload at the same moment): ask again
+            # Not the id: the chosen channel was deleted meanwhile.
+            raise NoChannel("The storage channel went away while the file arrived. Send it again.") from None
         # Ids only in the message; the worker reads the row.
         send_after_commit(upload_to_channel, stored.pk)
         return stored
