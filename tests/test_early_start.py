@@ -16,6 +16,7 @@ from channels.models import Channel
 from channels.quickxorhash import quickxorhash_b64
 from tests.files import png
 from tests.fragments import assert_disjoint, fragments
+from tests.rows import receiving_row
 from tests.worker import wait_for
 from uploads.early_start import expected_size
 from uploads.models import StoredFile, UploadCode
@@ -101,16 +102,22 @@ def site(settings, live_server, channel, onedrive_settings):
     return live_server.url
 
 
-def send(site_url, body, *, piece=512 * 1024, pause=0.03, stop_after=None, before_hanging_up=None):
-    """POST `body` in paced pieces like a client on a modest link; (status, json, monotonic time the
-    last piece began to go). With `stop_after`, the client hangs up after that many bytes (and after
-    `before_hanging_up()`)."""
+def open_upload(site_url, length):
+    """A connection whose POST /upload headers are sent: the body is the caller's to send."""
     parts = urlsplit(site_url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
     conn.putrequest("POST", f"/upload?authCode={CODE}")
     conn.putheader("Content-Type", CONTENT_TYPE)
-    conn.putheader("Content-Length", str(len(body)))
+    conn.putheader("Content-Length", str(length))
     conn.endheaders()
+    return conn
+
+
+def send(site_url, body, *, piece=512 * 1024, pause=0.03, stop_after=None, before_hanging_up=None):
+    """POST `body` in paced pieces like a client on a modest link; (status, json, monotonic time the
+    last piece began to go). With `stop_after`, the client hangs up after that many bytes (and after
+    `before_hanging_up()`)."""
+    conn = open_upload(site_url, len(body))
     end = len(body) if stop_after is None else stop_after
     for start in range(0, end, piece):
         if start:
@@ -134,21 +141,6 @@ def fragment_puts(emulator):
 def staged_files():
     root = Path(settings.STORAGES["staging"]["OPTIONS"]["location"])
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
-
-
-def receiving_row(channel, name, **fields):
-    """A row of a file whose request is still bringing it in."""
-    return StoredFile.objects.create(
-        public_id=name,
-        original_name=name,
-        remote_path=f"imgbed/{name}",
-        size=30_000_000,
-        sha256="",
-        content_type="image/png",
-        channel=channel,
-        receiving=True,
-        **fields,
-    )
 
 
 def stored_row(payload):
@@ -208,12 +200,7 @@ def test_a_client_that_pauses_is_let_go_and_its_file_still_stored(site, emulator
     start_worker(concurrency=1, IMGBED_RECEIVE_STALL=1)
     data = png(24 * 1024 * 1024)
     body = file_part(data) + CLOSING
-    parts = urlsplit(site)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
-    conn.putrequest("POST", f"/upload?authCode={CODE}")
-    conn.putheader("Content-Type", CONTENT_TYPE)
-    conn.putheader("Content-Length", str(len(body)))
-    conn.endheaders()
+    conn = open_upload(site, len(body))
     half = len(body) // 2
     conn.send(body[:half])
     wait_for(lambda: fragment_puts(emulator), timeout=30, what="the worker to start sending")

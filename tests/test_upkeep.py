@@ -12,6 +12,7 @@ from channels.models import Channel, QuotaSample
 from channels.tasks import refresh_access_token
 from tests.files import png
 from tests.oauth import callback_path, consent, start_get_token
+from tests.rows import receiving_row
 from tests.worker import wait_for
 from uploads.models import StoredFile
 
@@ -234,28 +235,18 @@ def test_clean_staging_removes_rows_whose_request_died_while_receiving(channel, 
     from uploads import staging
     from uploads.tasks import clean_staging
 
-    def receiving_row(name, days_quiet):
+    def two_days_receiving(name, days_quiet):
         store = staging.storage()
         os.makedirs(store.location, exist_ok=True)
         Path(store.path(name)).write_bytes(b"partial")
         quiet_since = clock.time() - days_quiet * 86400
         os.utime(store.path(name), (quiet_since, quiet_since))
-        row = StoredFile.objects.create(
-            public_id=name,
-            original_name=name,
-            remote_path=f"imgbed/{name}",
-            size=30_000_000,
-            sha256="",
-            content_type="image/png",
-            channel=channel,
-            staged_name=name,
-            receiving=True,
-        )
+        row = receiving_row(channel, name, staged_name=name)
         StoredFile.objects.filter(pk=row.pk).update(created_at=timezone.now() - datetime.timedelta(days=2))
         return row
 
-    dead = receiving_row("dead.png", days_quiet=2)
-    slow = receiving_row("slow.png", days_quiet=0)  # a two-day upload still bringing bytes
+    dead = two_days_receiving("dead.png", days_quiet=2)
+    slow = two_days_receiving("slow.png", days_quiet=0)  # a two-day upload still bringing bytes
     clean_staging()
     assert not StoredFile.objects.filter(pk=dead.pk).exists()
     assert not staging.exists("dead.png")
