@@ -18,7 +18,6 @@ class SizeChanged(PermanentError):
         super().__init__(
             f"The file turned out to hold {size} bytes, not the size expected.", code="sizeChanged"
         )
-        self.size = size
 
 
 class Abandoned(PermanentError):
