@@ -66,6 +66,16 @@ class EncryptedTextField(models.TextField):
         # Forms and serializers see the ciphertext, never the secret.
         return self.raw(obj)
 
+    def same_value(self, raw, other_raw) -> bool:
+        """Whether two raw values (ciphertext or plaintext) hold the same secret."""
+        if raw == other_raw:
+            return True
+        if isinstance(raw, Ciphertext) == isinstance(other_raw, Ciphertext) or not raw or not other_raw:
+            return False  # two ciphertexts differ in secret too (or one side is empty)
+        plain = other_raw if isinstance(raw, Ciphertext) else raw
+        secret = raw if isinstance(raw, Ciphertext) else other_raw
+        return crypto.decrypt(secret, what=self.name) == plain
+
     def save_form_data(self, instance, data):
         # A write-only input: an empty submission keeps what is stored.
         if data:

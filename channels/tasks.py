@@ -9,6 +9,7 @@ from django.conf import settings
 from channels.errors import ChannelError
 from channels.models import Channel
 from channels.onedrive import connection
+from imgbed_site import runs
 
 log = logging.getLogger(__name__)
 
@@ -20,31 +21,65 @@ def _channels():
     return Channel.objects.filter(kind=Channel.Kind.ONEDRIVE, health__in=KEPT_ALIVE).exclude(refresh_token="")
 
 
-@shared_task(acks_late=True)
-def refresh_tokens():
-    """Redeem every live channel's refresh token, far inside Microsoft's 90-day inactivity limit."""
-    # Another process that refreshed within half an interval already did the job.
-    recent = datetime.timedelta(seconds=settings.IMGBED_TOKEN_REFRESH_INTERVAL / 2)
-    done, failed = [], {}
-    for channel_id in _channels().values_list("pk", flat=True):
+def _nothing_to_do(what: str) -> str:
+    waiting = Channel.objects.filter(kind=Channel.Kind.ONEDRIVE).exclude(pk__in=_channels()).count()
+    if not Channel.objects.exists():
+        return f"No channel to {what}: none is set up yet."
+    return (
+        f"No channel to {what}: {waiting} channel(s) are not connected or need Get Token, "
+        "and are left alone until staff reconnect them."
+    )
+
+
+def refresh_due_in() -> datetime.timedelta:
+    # A redemption within half an interval, by any process, already did the job:
+    # several beats, a cron job and Test connection do not add calls to Microsoft.
+    return datetime.timedelta(seconds=settings.IMGBED_TOKEN_REFRESH_INTERVAL / 2)
+
+
+def refresh_all(*, force: bool = False) -> runs.Report:
+    """Redeem every live channel's refresh token that is due, far inside Microsoft's 90-day limit."""
+    report = runs.Report("channels.tasks.refresh_tokens", "refreshed", _nothing_to_do("refresh"))
+    not_within = datetime.timedelta(0) if force else refresh_due_in()
+    for channel_id, name in _channels().values_list("pk", "name"):
         try:
-            connection.access_token(channel_id, force=True, unless_refreshed_within=recent)
-            done.append(channel_id)
+            kept = connection.keep_alive(channel_id, not_within)
         except ChannelError as exc:
-            failed[channel_id] = str(exc)
-    return {"refreshed": done, "failed": failed}
+            report.failed[name] = str(exc)
+            continue
+        if kept.refreshed:
+            report.done.append(name)
+        else:
+            report.skipped[name] = (
+                f"not due: refreshed {runs.ago(kept.refreshed_at)}, "
+                f"due again {runs.within(kept.refreshed_at + not_within)}"
+            )
+    return report
 
 
-@shared_task(acks_late=True)
-def pull_quotas():
-    done, failed = [], {}
-    for channel_id in _channels().values_list("pk", flat=True):
+def pull_all() -> runs.Report:
+    report = runs.Report("channels.tasks.pull_quotas", "read", _nothing_to_do("read the quota of"))
+    for channel_id, name in _channels().values_list("pk", "name"):
         try:
             connection.pull_quota(channel_id)
-            done.append(channel_id)
+            report.done.append(name)
         except ChannelError as exc:
-            failed[channel_id] = str(exc)
-    return {"read": done, "failed": failed}
+            report.failed[name] = str(exc)
+    return report
+
+
+@shared_task(bind=True, acks_late=True)
+def refresh_tokens(self, force=False):
+    report = refresh_all(force=force)
+    report.record(runs.via(self.request))
+    return report.as_result()
+
+
+@shared_task(bind=True, acks_late=True)
+def pull_quotas(self):
+    report = pull_all()
+    report.record(runs.via(self.request))
+    return report.as_result()
 
 
 @shared_task(acks_late=True)

@@ -8,9 +8,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-from django_celery_results.models import TaskResult
 
 from channels.models import Channel
+from imgbed_site import runs
 from ops.queues import queue_lengths, workers_online
 from uploads import lifecycle
 from uploads.models import StoredFile
@@ -19,11 +19,11 @@ Status = StoredFile.Status
 
 
 def _periodic():
-    rows = []
-    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
-        last = TaskResult.objects.filter(task_name=entry["task"]).order_by("-date_done").first()
-        rows.append({"name": name, "task": entry["task"], "every": entry["schedule"], "last": last})
-    return rows
+    # A run's own record, not Celery's status: "SUCCESS" only says the code returned.
+    return [
+        {"name": name, "task": entry["task"], "every": entry["schedule"], "last": runs.latest(entry["task"])}
+        for name, entry in settings.CELERY_BEAT_SCHEDULE.items()
+    ]
 
 
 def operations(request):
@@ -43,6 +43,7 @@ def operations(request):
         .select_related("channel")
         .order_by("-updated_at")[:20],
         "attention": attention.distinct().order_by("name"),
+        "has_channels": Channel.objects.exists(),
         "periodic": _periodic(),
         "flower_url": settings.FLOWER_URL,
     }

@@ -58,3 +58,18 @@ def test_operations_page_retry_a_failure(
     assert page.inner_text(".count-stored") == "1"
     assert page.inner_text(".count-failed") == "0"
     assert "None." in page.inner_text("#failures")
+
+
+def test_operations_page_of_a_new_site_says_there_are_no_channels(page, site_url, admin_user):
+    page.goto(f"{site_url}/admin/login/?next=/admin/operations/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "password")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{site_url}/admin/operations/")
+    channels = page.locator("#channels")
+    assert "All channels are connected" not in channels.inner_text()
+    assert "No channels yet" in page.locator("#no-channels").inner_text()
+    schedule = page.locator("#periodic")
+    assert "every day" in schedule.inner_text() and "every 5 minutes" in schedule.inner_text()
+    page.locator("#no-channels a", has_text="Add a channel").click()
+    page.wait_for_url(f"{site_url}/admin/channels/onedrivechannel/add/")

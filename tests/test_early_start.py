@@ -283,3 +283,60 @@ def test_file_found_too_large_at_the_end_leaves_nothing(site, emulator, start_wo
     wait_for(lambda: staged_files() == [], timeout=10, what="the partial file to be removed")
     time.sleep(1)  # a worker that had started gives up at its next look at the row
     assert emulator.files() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retry_after_holds_when_the_request_finishes_during_the_wait(site, emulator, start_worker):
+    """Graph throttles the first fragment while the body is still arriving; the request then
+    ends and sends the file to the workers again. Nothing calls the session before the wait
+    Graph asked for is over."""
+    wait = 4
+    start_worker(concurrency=1, IMGBED_MAX_INLINE_WAIT=0)  # a wait is rescheduled, not slept
+    throttle = emulator.faults.inject("upload_url", status=429, retry_after=wait, count=1)
+    data = png(24 * 1024 * 1024)
+    body = file_part(data) + CLOSING
+    conn = open_upload(site, len(body))
+    half = len(body) // 2
+    conn.send(body[:half])
+    wait_for(lambda: throttle.fired, timeout=30, what="the throttled first fragment")
+    wait_for(
+        lambda: StoredFile.objects.filter(status=StoredFile.Status.PENDING, receiving=True).exists(),
+        timeout=30,
+        what="the worker to release the file for the wait",
+    )
+    conn.send(body[half:])
+    response = conn.getresponse()
+    payload = json.loads(response.read())
+    conn.close()
+    assert response.status == 200, payload
+    row = stored_row(payload)
+
+    throttled = next(r for r in emulator.requests if r.injected)
+    later = [r for r in emulator.requests if r.path == throttled.path and r.monotonic > throttled.monotonic]
+    assert later, "the session was never resumed"
+    assert later[0].monotonic - throttled.monotonic >= wait - 0.05, (
+        f"the session was called {later[0].monotonic - throttled.monotonic:.2f} s after a "
+        f"Retry-After of {wait} s"
+    )
+    assert row.size == len(data)
+    assert emulator.files()[0].quickxorhash == quickxorhash_b64(data)
+    assert_disjoint(fragments(emulator), len(data))
+
+
+@pytest.mark.django_db
+def test_a_released_file_is_not_taken_before_its_wait(channel):
+    from uploads.tasks import claim, reconcile_uploads
+
+    Channel.objects.filter(pk=channel.pk).update(health=Channel.Health.CONNECTED)
+    row = receiving_row(channel, "waiting.png")
+    StoredFile.objects.filter(pk=row.pk).update(
+        receiving=False,
+        not_before=timezone.now() + datetime.timedelta(minutes=2),
+        updated_at=timezone.now() - datetime.timedelta(hours=1),
+    )
+    assert claim(row.pk) is None
+    assert reconcile_uploads()["requeued"] == 0
+    StoredFile.objects.filter(pk=row.pk).update(not_before=None)
+    assert reconcile_uploads()["requeued"] == 1  # the same row, without a wait, is sent
+    StoredFile.objects.filter(pk=row.pk).update(not_before=timezone.now() - datetime.timedelta(seconds=1))
+    assert claim(row.pk) is not None

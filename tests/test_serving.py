@@ -113,3 +113,38 @@ def test_unknown_and_deleted_ids_are_404(client, public):
     StoredFile.objects.update(status=StoredFile.Status.DELETED)
     assert client.get(src).status_code == 404
     assert client.head(src).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("method", ["get", "head"])
+def test_a_file_stored_while_its_link_is_read_is_served_from_the_channel(client, public, monkeypatch, method):
+    """serve() reads the row (still uploading), then looks for the staged copy; in between a
+    worker stores the file and removes that copy. The link answers with the file, not 404."""
+    from uploads import staging
+    from uploads.tasks import upload_to_channel
+
+    data = png(3000)
+    src = put(client, data)
+    row = StoredFile.objects.get()
+    assert row.status == StoredFile.Status.PENDING
+
+    worker_ran = []
+
+    def worker_finishes_first(real):
+        def lookup(*args, **kwargs):
+            if not worker_ran:  # the first look at staging, from serve(): the worker goes first
+                worker_ran.append(True)
+                assert upload_to_channel(row.pk) == "stored"
+            return real(*args, **kwargs)
+
+        return lookup
+
+    for name in ("exists", "open_if_present", "open_at"):
+        monkeypatch.setattr(staging, name, worker_finishes_first(getattr(staging, name)))
+    response = getattr(client, method)(src)
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(len(data))
+    if method == "get":
+        assert content(response) == data
+    assert StoredFile.objects.get().status == StoredFile.Status.STORED
+    assert StoredFile.objects.get().staged_name == ""

@@ -114,6 +114,9 @@ class StoredFile(models.Model):
     # size (early start) cannot take a file that turned out otherwise.
     upload_session_size = models.BigIntegerField(null=True, blank=True, editable=False)
     claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # A released upload is not taken again before this, by any path (the request's
+    # finish, reconcile, a redelivered task): the channel asked for the wait (Retry-After).
+    not_before = models.DateTimeField(null=True, blank=True, editable=False)
     remote_id = models.CharField(max_length=200, blank=True)
     quickxorhash = models.CharField(max_length=40, blank=True)
     staged_name = models.CharField(

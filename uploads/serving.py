@@ -108,12 +108,7 @@ def serve(request, public_id):
         response = HttpResponse(status=405)
         response["Allow"] = "GET, HEAD"
         return response
-    stored = (
-        StoredFile.objects.select_related("channel")
-        .exclude(status=StoredFile.Status.DELETED)
-        .filter(public_id=public_id, receiving=False)  # still arriving: its link is not given out yet
-        .first()
-    )
+    stored = _find(public_id)
     if stored is None:
         raise Http404("No such file.")
     etag = quote_etag(stored.sha256[:32])
@@ -121,10 +116,37 @@ def serve(request, public_id):
     if _not_modified(request, etag, last_modified):
         return _common_headers(HttpResponse(status=304), stored, etag, last_modified)
 
-    use_staged = stored.status != StoredFile.Status.STORED and staging.exists(stored.staged_name)
-    if not use_staged and stored.status != StoredFile.Status.STORED:
-        raise Http404("The file's bytes are not available.")
-    if not use_staged and stored.channel.serve_mode == "redirect":
+    staged = None
+    if stored.status != StoredFile.Status.STORED:
+        staged = staging.open_if_present(stored.staged_name)
+        if staged is None:
+            # Gone since the row was read: a worker stored the file and removed its
+            # staged copy in between. The row in hand is out of date, not the file.
+            stored = _find(public_id)
+            if stored is None or stored.status != StoredFile.Status.STORED:
+                raise Http404("The file's bytes are not available.")
+    try:
+        response = _respond(request, stored, staged, etag, last_modified)
+    except BaseException:
+        if staged is not None:
+            staged.close()
+        raise
+    if staged is not None and not response.streaming:
+        staged.close()  # HEAD, 416: nothing was read
+    return response
+
+
+def _find(public_id):
+    return (
+        StoredFile.objects.select_related("channel")
+        .exclude(status=StoredFile.Status.DELETED)
+        .filter(public_id=public_id, receiving=False)  # still arriving: its link is not given out yet
+        .first()
+    )
+
+
+def _respond(request, stored, staged, etag, last_modified):
+    if staged is None and stored.channel.serve_mode == "redirect":
         return _common_headers(HttpResponseRedirect(_download_url(stored)), stored, etag, last_modified)
 
     try:
@@ -144,8 +166,8 @@ def serve(request, public_id):
         response = HttpResponse(status=206 if byte_range else 200)
     else:
         body = (
-            _staged_body(stored, start, length)
-            if use_staged
+            _staged_body(staged, start, length)
+            if staged is not None
             else _remote_body(stored, start, end, byte_range)
         )
         response = StreamingHttpResponse(body, status=206 if byte_range else 200)
@@ -155,8 +177,10 @@ def serve(request, public_id):
     return _common_headers(response, stored, etag, last_modified)
 
 
-def _staged_body(stored, start, length):
-    fh = staging.open_at(stored.staged_name, start)
+def _staged_body(fh, start, length):
+    """The body from an open staged file, which it closes when done (the response owns it now)."""
+    if start:
+        fh.seek(start)
 
     def chunks():
         remaining = length

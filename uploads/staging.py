@@ -181,6 +181,20 @@ def open_at(name: str, offset: int = 0):
     return fh
 
 
+def open_if_present(name: str):
+    """The staged file opened for reading, or None when it is not (or no longer) there.
+
+    Opening is the check: between a separate exists() and open() a worker may
+    store the file and remove its staged copy. An open file stays readable on
+    local disk even once removed."""
+    if not name:
+        return None
+    try:
+        return storage().open(name, "rb")
+    except FileNotFoundError:
+        return None
+
+
 def remove(name: str) -> None:
     if name:
         storage().delete(name)

@@ -20,6 +20,7 @@ from channels import health
 from channels.backends import backend_for
 from channels.errors import ChannelError, PermanentError, ReauthorizationRequired, TransientError
 from channels.models import USABLE_HEALTH, Channel
+from imgbed_site import runs
 from uploads import staging
 from uploads.models import StoredFile
 from uploads.receiving import Abandoned, ReceivingReader, SizeChanged, Stalled
@@ -59,12 +60,21 @@ CLAIMED_FIELDS = (
 )
 
 
+def due(now) -> Q:
+    """Rows whose channel asked for no wait, or whose wait is over."""
+    return Q(not_before__isnull=True) | Q(not_before__lte=now)
+
+
 def claim(file_id) -> StoredFile | None:
     """Take the row for this worker, or None when it is done or another worker holds it."""
     now = timezone.now()
-    claimable = Q(status=Status.PENDING) | Q(status=Status.UPLOADING, claimed_until__lt=now)
+    claimable = (Q(status=Status.PENDING) | Q(status=Status.UPLOADING, claimed_until__lt=now)) & due(now)
     taken = StoredFile.objects.filter(claimable, pk=file_id).update(
-        status=Status.UPLOADING, claimed_until=_lease(), updated_at=now, attempts=F("attempts") + 1
+        status=Status.UPLOADING,
+        claimed_until=_lease(),
+        not_before=None,
+        updated_at=now,
+        attempts=F("attempts") + 1,
     )
     if not taken:
         return None
@@ -189,10 +199,12 @@ def upload_to_channel(self, file_id):
         return "waiting for channel"
     except TransientError as exc:
         health.record_failure(stored.channel_id, exc)
-        _release(stored, str(exc))
         countdown = min(
             MAX_COUNTDOWN, exc.retry_after if exc.retry_after is not None else _backoff(stored.attempts)
         )
+        # The wait is kept on the row, not only in this retry's countdown: whatever else
+        # sends the file meanwhile (the request finishing, reconcile) finds it not yet due.
+        _release(stored, str(exc), not_before=timezone.now() + datetime.timedelta(seconds=countdown))
         log.info("file %s: transient failure, retry in %.0fs: %s", file_id, countdown, exc)
         raise self.retry(countdown=countdown) from None
     except PermanentError as exc:
@@ -240,9 +252,13 @@ def _abandon(stored, exc):
         staging.remove(stored.staged_name)
 
 
-def _release(stored, reason):
+def _release(stored, reason, not_before=None):
     StoredFile.objects.filter(pk=stored.pk, status=Status.UPLOADING).update(
-        status=Status.PENDING, failure_reason=reason, claimed_until=None, updated_at=timezone.now()
+        status=Status.PENDING,
+        failure_reason=reason,
+        claimed_until=None,
+        not_before=not_before,
+        updated_at=timezone.now(),
     )
 
 
@@ -306,8 +322,8 @@ def delete_remote(self, file_id):
     return "deleted"
 
 
-@shared_task(acks_late=True)
-def reconcile_uploads():
+@shared_task(bind=True, acks_late=True)
+def reconcile_uploads(self):
     """Send again what the broker lost: pending rows left alone, uploads whose worker died.
 
     The database is the source of truth; a flushed Redis, a lost message or a
@@ -320,6 +336,7 @@ def reconcile_uploads():
             Q(status=Status.PENDING, updated_at__lte=quiet)
             | Q(status=Status.UPLOADING, claimed_until__lt=now)
         )
+        .filter(due(now))
         .filter(channel__enabled=True, channel__health__in=USABLE_HEALTH)
         # Still arriving: the request sends its task when the file is in (or clean_staging
         # removes it, if the request died).
@@ -340,12 +357,24 @@ def reconcile_uploads():
         upload_to_channel.delay(file_id)
     for file_id in deletes:
         delete_remote.delay(file_id)
-    return {"requeued": len(ids), "deletes_requeued": len(deletes)}
+    if ids or deletes:
+        summary = f"Sent {len(ids)} upload(s) and {len(deletes)} delete(s) to the workers again."
+    else:
+        summary = "Nothing was stuck: every pending upload and delete has its message or is waiting its turn."
+    runs.record(
+        "uploads.tasks.reconcile_uploads",
+        now,
+        runs.Outcome.OK if ids or deletes else runs.Outcome.NOTHING,
+        summary,
+        runs.via(self.request),
+    )
+    return {"requeued": len(ids), "deletes_requeued": len(deletes), "summary": summary}
 
 
-@shared_task(acks_late=True)
-def clean_staging():
+@shared_task(bind=True, acks_late=True)
+def clean_staging(self):
     """Remove staged copies that are no longer needed, and orphans older than a day."""
+    started = timezone.now()
     removed = 0
     done = StoredFile.objects.filter(status__in=[Status.STORED, Status.DELETED]).exclude(staged_name="")
     for file_id, name in done.values_list("pk", "staged_name"):
@@ -364,4 +393,12 @@ def clean_staging():
             removed += 1
     referenced = set(StoredFile.objects.exclude(staged_name="").values_list("staged_name", flat=True))
     removed += staging.remove_orphans(referenced, older_than=datetime.timedelta(days=1))
-    return {"removed": removed}
+    summary = f"Removed {removed} staged cop{'y' if removed == 1 else 'ies'} no longer needed."
+    runs.record(
+        "uploads.tasks.clean_staging",
+        started,
+        runs.Outcome.OK if removed else runs.Outcome.NOTHING,
+        summary,
+        runs.via(self.request),
+    )
+    return {"removed": removed, "summary": summary}

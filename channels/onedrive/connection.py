@@ -7,6 +7,7 @@ lock: exactly one process redeems, the others read what it stored.
 
 import datetime
 import logging
+from dataclasses import dataclass, replace
 
 from django.db import transaction
 from django.utils import timezone
@@ -58,18 +59,11 @@ def _fresh_access_token(channel_id: int) -> str | None:
     return channel.access_token
 
 
-def access_token(
-    channel_id: int,
-    *,
-    force: bool = False,
-    stale: str | None = None,
-    unless_refreshed_within: datetime.timedelta | None = None,
-) -> str:
+def access_token(channel_id: int, *, force: bool = False, stale: str | None = None) -> str:
     """A valid access token for the channel, redeeming its refresh token when needed.
 
     `force` redeems even when the cached access token looks valid (to prove the
-    refresh token still works); with `unless_refreshed_within`, not when another
-    process did so that recently. `stale` is a token Graph just refused: it is
+    refresh token still works). `stale` is a token Graph just refused: it is
     replaced unless another process already did so while this one waited.
     A channel known to need re-authorisation is not retried unless forced, so
     a dead grant does not turn every task into a failing call to Microsoft.
@@ -79,21 +73,46 @@ def access_token(
         token = _fresh_access_token(channel_id)
         if token:
             return token
+    return _redeem(channel_id, force=force, stale=stale).access_token
+
+
+@dataclass(frozen=True)
+class KeepAlive:
+    """What one keep-alive round did for a channel."""
+
+    refreshed: bool
+    refreshed_at: datetime.datetime | None
+    access_token: str
+
+
+def keep_alive(channel_id: int, not_within: datetime.timedelta) -> KeepAlive:
+    """Redeem the refresh token (so it never reaches Microsoft's 90-day inactivity
+    limit) unless it was redeemed within `not_within`, by any process."""
+    return _redeem(channel_id, force=True, unless_refreshed_within=not_within)
+
+
+def _redeem(
+    channel_id: int,
+    *,
+    force: bool = False,
+    stale: str | None = None,
+    unless_refreshed_within: datetime.timedelta | None = None,
+) -> KeepAlive:
     failure = None
     with transaction.atomic():
         channel = Channel.objects.select_for_update().get(pk=channel_id)
+        kept = KeepAlive(False, channel.token_refreshed_at, "")
         if (
-            force
-            and unless_refreshed_within is not None
+            unless_refreshed_within is not None
             and channel.token_refreshed_at
             and channel.token_refreshed_at > timezone.now() - unless_refreshed_within
             and channel.has_access_token
         ):
-            return channel.access_token
+            return replace(kept, access_token=channel.access_token)
         if channel.health == Channel.Health.NEEDS_REAUTH and not force:
             raise ReauthorizationRequired(channel.last_error or "The channel needs Get Token again.")
         if _is_fresh(channel) and not force and (stale is None or channel.access_token != stale):
-            return channel.access_token
+            return replace(kept, access_token=channel.access_token)
         if not channel.has_refresh_token:
             failure = ReauthorizationRequired(
                 "The channel has no refresh token yet. Click Get Token to connect it."
@@ -115,7 +134,7 @@ def access_token(
                     fields += ["health", "last_error"]
                 channel.save(update_fields=[*fields, "updated_at"])
                 log.info("channel %s: refresh token redeemed and rotated", channel_id)
-                return tokens.access_token
+                return KeepAlive(True, channel.token_refreshed_at, tokens.access_token)
     # Outside the transaction: the failure is recorded even though nothing else changed.
     health.record_failure(channel_id, failure)
     log.warning("channel %s: token refresh failed: %s", channel_id, failure)

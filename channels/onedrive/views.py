@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
@@ -20,6 +21,17 @@ from channels.onedrive import connection, endpoints, identity, oauth
 from channels.onedrive.graph import Graph
 
 log = logging.getLogger(__name__)
+
+GET_TOKEN_FIELDS = [
+    "client_id",
+    "client_secret",
+    "tenant_id",
+    "cloud",
+    "refresh_token",
+    "access_token",
+    "access_token_expires_at",
+    "token_refreshed_at",
+]
 
 
 def _private(response):
@@ -183,7 +195,9 @@ def save(request):
     channel.refresh_token = result["refresh_token"]
     channel.access_token = result["access_token"]
     channel.access_token_expires_at = datetime.datetime.fromtimestamp(result["expires_at"], tz=datetime.UTC)
-    channel.save()
+    channel.token_refreshed_at = timezone.now()
+    # Exactly the fields this sign-in owns: health, quota and the rest are written by connected().
+    channel.save(update_fields=[*GET_TOKEN_FIELDS, "updated_at"])
     connection.connected(channel, result["me"], result["drive"])
     log.info("channel %s: refresh token saved from Get Token", channel.pk)
     messages.success(

@@ -7,4 +7,4 @@ class Command(BaseCommand):
     help = "Run the scheduled task clean_staging once, now (for cron instead of Celery beat)."
 
     def handle(self, *args, **options):
-        self.stdout.write(str(clean_staging()))
+        self.stdout.write(clean_staging()["summary"])

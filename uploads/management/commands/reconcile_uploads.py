@@ -7,4 +7,4 @@ class Command(BaseCommand):
     help = "Run the scheduled task reconcile_uploads once, now (for cron instead of Celery beat)."
 
     def handle(self, *args, **options):
-        self.stdout.write(str(reconcile_uploads()))
+        self.stdout.write(reconcile_uploads()["summary"])
