@@ -75,9 +75,10 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles, so that its runserver (which prints SITE_URL, not the bound address) is the one run.
+    "imgbed_site",
     "django.contrib.staticfiles",
     "django_celery_results",
-    "imgbed_site",
     "channels.apps.ChannelsConfig",
     "uploads.apps.UploadsConfig",
     "ops.apps.OpsConfig",
@@ -249,12 +250,31 @@ CELERY_BEAT_SCHEDULE = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Auth codes, OAuth codes and tokens arrive in query strings: masked in any line logged here.
+    "filters": {"redact_secrets": {"()": "imgbed_site.redaction.RedactSecrets"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        # Django's own format for runserver's request lines.
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact_secrets"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # urllib3 and msal log request URLs and bodies at DEBUG; tokens travel in them.
         "urllib3": {"level": "WARNING"},
         "msal": {"level": "WARNING"},
+        # runserver logs every request line, query included (Django's default, plus the filter).
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
 }

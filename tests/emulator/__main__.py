@@ -1,12 +1,13 @@
 """Run the emulator by hand, for trying the site's OneDrive sign-in and uploads:
 
     python -m tests.emulator --port 8443 --client-id ID --client-secret SECRET \
-        --redirect-uri http://127.0.0.1:8000/api/oauth/onedrive/callback
+        --redirect-uri http://localhost:8000/api/oauth/onedrive/callback
 """
 
 import argparse
 import signal
 import threading
+from pathlib import Path
 
 from .emulator import Emulator, GiB
 
@@ -30,6 +31,9 @@ def main(argv=None) -> None:
     parser.add_argument("--storage-dir", help="where uploaded bytes go (default: a temp dir)")
     parser.add_argument("--in-memory", action="store_true", help="keep uploaded bytes in memory")
     args = parser.parse_args(argv)
+    if args.storage_dir and not args.in_memory:
+        # Uploaded bytes are written there file by file: a missing folder would fail the first upload.
+        Path(args.storage_dir).mkdir(parents=True, exist_ok=True)
 
     emu = Emulator(args.host, args.port, storage_dir=args.storage_dir, in_memory=args.in_memory)
     emu.start()
