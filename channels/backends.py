@@ -1,14 +1,16 @@
 """The interface every channel kind implements, and how to get one for a channel.
 
 Callers (the upload pipeline, file serving) see only this: store a stream at
-a path, hand out a download URL, delete, read quota. Errors are
+a path, serve it (a redirect or a ranged read), delete, read quota. Errors are
 channels.errors.TransientError (retry later) or PermanentError (a person
 must act).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
+
+from channels import kinds
 
 
 @dataclass
@@ -16,6 +18,17 @@ class RemoteFile:
     remote_id: str
     size: int
     quickxorhash: str = ""
+
+
+@dataclass
+class Quota:
+    """Space as a channel reports it; None where it says nothing."""
+
+    total: int | None
+    used: int | None
+    remaining: int | None
+    deleted: int | None = None
+    state: str = ""
 
 
 class Backend(Protocol):
@@ -32,14 +45,20 @@ class Backend(Protocol):
     def cancel_session(self, session_url: str) -> None:
         """Give up a resumable upload begun by store() (best effort)."""
 
-    def download_url(self, remote_id: str) -> str: ...
+    def redirect_url(self, remote_id: str) -> str | None:
+        """Where to send a browser for the file, when this channel serves by redirect; None to proxy."""
 
-    def delete(self, remote_id: str) -> None: ...
+    def open_range(self, remote_id: str, start: int, end: int) -> Iterator[bytes]:
+        """Bytes start..end (inclusive) of the file, exactly."""
+
+    def delete(self, remote_id: str) -> None:
+        """Remove the file; already gone is success."""
+
+    def quota(self) -> Quota: ...
+
+    def check(self) -> str:
+        """Prove the channel works end to end; returns what was done, in words."""
 
 
 def backend_for(channel) -> Backend:
-    if channel.kind == "onedrive":
-        from channels.onedrive.backend import OneDriveBackend
-
-        return OneDriveBackend(channel)
-    raise ValueError(f"No backend for channel kind {channel.kind!r}")
+    return kinds.backend_class(channel.kind)(channel)

@@ -54,6 +54,7 @@ class Channel(models.Model):
 
     class Kind(models.TextChoices):
         ONEDRIVE = "onedrive", "OneDrive"
+        LOCAL = "local", "Local folder"
 
     class Cloud(models.TextChoices):
         GLOBAL = "global", "Global (microsoft.com)"
@@ -71,6 +72,24 @@ class Channel(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.ONEDRIVE, editable=False)
     enabled = models.BooleanField(default=True)
     note = models.TextField(blank=True)
+
+    # Choosing among channels, whatever their kind.
+    priority = models.PositiveSmallIntegerField(
+        default=10, help_text="Uploads go to the lowest number first; higher numbers are the fallbacks."
+    )
+    weight = models.PositiveIntegerField(
+        default=1, help_text="Among channels of the same priority, each gets uploads in proportion to this."
+    )
+    capacity = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Bytes this site may store here. Empty: what the channel reports (or the disk's size).",
+    )
+    fill_threshold = models.PositiveSmallIntegerField(
+        default=95, help_text="Percent full above which the channel takes no new uploads."
+    )
+    # Kept by the site: the bytes of its files stored here, for kinds that report no quota.
+    stored_bytes = models.BigIntegerField(default=0, editable=False)
 
     # OneDrive, as the setup guide names the fields.
     client_id = models.CharField(
@@ -238,15 +257,19 @@ class QuotaSample(models.Model):
         return f"{self.channel_id} {self.used}/{self.total} at {self.taken_at:%Y-%m-%d %H:%M}"
 
 
-class OneDriveChannelManager(models.Manager):
+class KindManager(models.Manager):
+    def __init__(self, kind):
+        super().__init__()
+        self.kind = kind
+
     def get_queryset(self):
-        return super().get_queryset().filter(kind=Channel.Kind.ONEDRIVE)
+        return super().get_queryset().filter(kind=self.kind)
 
 
 class OneDriveChannel(Channel):
     """The OneDrive rows of Channel, with their own admin."""
 
-    objects = OneDriveChannelManager()
+    objects = KindManager(Channel.Kind.ONEDRIVE)
 
     class Meta:
         proxy = True
@@ -255,3 +278,21 @@ class OneDriveChannel(Channel):
     def save(self, *args, **kwargs):
         self.kind = Channel.Kind.ONEDRIVE
         super().save(*args, **kwargs)
+
+
+class LocalChannel(Channel):
+    """The local-folder rows of Channel, with their own admin."""
+
+    objects = KindManager(Channel.Kind.LOCAL)
+
+    class Meta:
+        proxy = True
+        verbose_name = "local folder channel"
+
+    def save(self, *args, **kwargs):
+        self.kind = Channel.Kind.LOCAL
+        super().save(*args, **kwargs)
+
+
+# Each kind's own settings live in its package.
+from channels.local.models import LocalSettings  # noqa: E402, F401

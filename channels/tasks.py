@@ -6,6 +6,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
+from channels import probes
 from channels.errors import ChannelError
 from channels.models import Channel
 from channels.onedrive import connection
@@ -22,12 +23,12 @@ def _channels():
 
 
 def _nothing_to_do(what: str) -> str:
-    waiting = Channel.objects.filter(kind=Channel.Kind.ONEDRIVE).exclude(pk__in=_channels()).count()
     if not Channel.objects.exists():
         return f"No channel to {what}: none is set up yet."
+    waiting = Channel.objects.filter(kind=Channel.Kind.ONEDRIVE).exclude(pk__in=_channels()).count()
     return (
-        f"No channel to {what}: {waiting} channel(s) are not connected or need Get Token, "
-        "and are left alone until staff reconnect them."
+        f"No channel to {what}: {waiting} OneDrive channel(s) are not connected or need Get Token "
+        "(left alone until staff reconnect them), and no other kind has one to do."
     )
 
 
@@ -57,11 +58,16 @@ def refresh_all(*, force: bool = False) -> runs.Report:
     return report
 
 
+def _quota_channels():
+    others = Channel.objects.filter(enabled=True).exclude(kind=Channel.Kind.ONEDRIVE)
+    return (_channels() | others).order_by("name")
+
+
 def pull_all() -> runs.Report:
     report = runs.Report("channels.tasks.pull_quotas", "read", _nothing_to_do("read the quota of"))
-    for channel_id, name in _channels().values_list("pk", "name"):
+    for channel_id, name in _quota_channels().values_list("pk", "name"):
         try:
-            connection.pull_quota(channel_id)
+            probes.read_quota(channel_id)
             report.done.append(name)
         except ChannelError as exc:
             report.failed[name] = str(exc)

@@ -8,6 +8,7 @@ the old token (or the old health, quota or error) back.
 import threading
 
 import pytest
+from django import db
 
 from channels.forms import OneDriveChannelForm
 from channels.models import Channel
@@ -127,6 +128,8 @@ def test_admin_saves_while_workers_refresh_in_a_loop(
                         return
         except Exception as exc:  # surfaced below, not lost in the thread
             errors.append(repr(exc))
+        finally:
+            db.connection.close()  # this thread's own, or the test database cannot be dropped
 
     refresher = threading.Thread(target=refresh_loops)
     before = emulator.token_redemptions

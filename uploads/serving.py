@@ -11,9 +11,6 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-import requests
-from django.conf import settings
-from django.core.cache import cache
 from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.utils.http import http_date, parse_http_date_safe, quote_etag
 
@@ -146,8 +143,15 @@ def _find(public_id):
 
 
 def _respond(request, stored, staged, etag, last_modified):
-    if staged is None and stored.channel.serve_mode == "redirect":
-        return _common_headers(HttpResponseRedirect(_download_url(stored)), stored, etag, last_modified)
+    backend = None
+    if staged is None:
+        try:
+            backend = backend_for(stored.channel)
+            location = backend.redirect_url(stored.remote_id)
+        except ChannelError as exc:
+            raise _unavailable(stored, exc) from exc
+        if location:
+            return _common_headers(HttpResponseRedirect(location), stored, etag, last_modified)
 
     try:
         byte_range = (
@@ -165,11 +169,15 @@ def _respond(request, stored, staged, etag, last_modified):
     if request.method == "HEAD":
         response = HttpResponse(status=206 if byte_range else 200)
     else:
-        body = (
-            _staged_body(staged, start, length)
-            if staged is not None
-            else _remote_body(stored, start, end, byte_range)
-        )
+        if staged is not None:
+            body = _staged_body(staged, start, length)
+        elif length <= 0:
+            body = []
+        else:
+            try:
+                body = backend.open_range(stored.remote_id, start, end)
+            except ChannelError as exc:
+                raise _unavailable(stored, exc) from exc
         response = StreamingHttpResponse(body, status=206 if byte_range else 200)
     response["Content-Length"] = str(length)
     if byte_range:
@@ -195,56 +203,6 @@ def _staged_body(fh, start, length):
     return chunks()
 
 
-def _cache_key(stored):
-    return f"imgbed:download-url:{stored.pk}"
-
-
-def _download_url(stored, fresh=False) -> str:
-    key = _cache_key(stored)
-    url = None if fresh else cache.get(key)
-    if url is None:
-        try:
-            url = backend_for(stored.channel).download_url(stored.remote_id)
-        except ChannelError as exc:
-            log.warning("file %s: no download URL: %s", stored.pk, exc)
-            raise Http404("The file cannot be fetched from its channel right now.") from None
-        # Download URLs live minutes to an hour: keep one well under that.
-        cache.set(key, url, settings.IMGBED_DOWNLOAD_URL_TTL)
-    return url
-
-
-def _remote_body(stored, start, end, byte_range):
-    headers = {"Range": f"bytes={start}-{end}"} if byte_range else {}
-    upstream = None
-    for fresh in (False, True):
-        upstream = requests.get(
-            _download_url(stored, fresh=fresh),
-            headers=headers,
-            stream=True,
-            timeout=settings.ONEDRIVE_HTTP_TIMEOUT,
-        )
-        if upstream.status_code in (200, 206):
-            break
-        upstream.close()  # an expired URL: fetch a new one once
-    if upstream.status_code not in (200, 206):
-        raise Http404("The file cannot be fetched from its channel right now.")
-
-    # A server that ignores Range answers 200 with everything: cut the range out.
-    skip = start if byte_range and upstream.status_code == 200 else 0
-    limit = end - start + 1
-
-    def chunks():
-        nonlocal skip, limit
-        with upstream:
-            for data in upstream.iter_content(CHUNK):
-                if skip:
-                    cut = min(skip, len(data))
-                    data, skip = data[cut:], skip - cut
-                data = data[:limit]
-                limit -= len(data)
-                if data:
-                    yield data
-                if limit <= 0:
-                    break
-
-    return chunks()
+def _unavailable(stored, exc) -> Http404:
+    log.warning("file %s: cannot be read from its channel: %s", stored.pk, exc)
+    return Http404("The file cannot be fetched from its channel right now.")

@@ -14,6 +14,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from channels import health
@@ -290,6 +291,8 @@ def _finish(stored, remote):
             updated_at=timezone.now(),
         )
         if done:
+            # The site's own count, for channels that report no quota (local, S3).
+            Channel.objects.filter(pk=stored.channel_id).update(stored_bytes=F("stored_bytes") + stored.size)
             name = stored.staged_name
             transaction.on_commit(lambda: staging.remove(name))
     if not done:
@@ -314,6 +317,13 @@ def delete_remote(self, file_id):
         except PermanentError as exc:
             StoredFile.objects.filter(pk=file_id).update(failure_reason=f"Delete failed: {exc}")
             return "failed"
+        with transaction.atomic():
+            # Only the delivery that forgets the remote item counts it off.
+            forgot = StoredFile.objects.filter(pk=file_id).exclude(remote_id="").update(remote_id="")
+            if forgot and stored.stored_at is not None:  # counted in when it was stored
+                Channel.objects.filter(pk=stored.channel_id).update(
+                    stored_bytes=Greatest(F("stored_bytes") - stored.size, 0)
+                )
     if stored.staged_name:
         staging.remove(stored.staged_name)
     StoredFile.objects.filter(pk=file_id).update(

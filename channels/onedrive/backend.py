@@ -4,9 +4,9 @@ from urllib.parse import quote
 
 from django.conf import settings
 
-from channels.backends import RemoteFile
+from channels.backends import Quota, RemoteFile
 from channels.errors import PermanentError
-from channels.onedrive import connection, endpoints, http, upload
+from channels.onedrive import connection, endpoints, http, serving, upload
 from channels.quickxorhash import QuickXorHash
 
 
@@ -82,6 +82,22 @@ class OneDriveBackend:
 
     def download_url(self, remote_id) -> str:
         return upload.download_url(self.graph_base, self.tokens, remote_id, session=http.session())
+
+    def redirect_url(self, remote_id) -> str | None:
+        if self.channel.serve_mode != "redirect":
+            return None
+        return serving.download_url(self, remote_id)
+
+    def open_range(self, remote_id, start, end):
+        return serving.ranged_body(self, remote_id, start, end)
+
+    def quota(self) -> Quota:
+        drive = connection.pull_quota(self.channel.pk)
+        return Quota(drive.quota_total, drive.quota_used, drive.quota_remaining, drive.quota_deleted)
+
+    def check(self) -> str:
+        checked = connection.check_connection(self.channel.pk)
+        return f"connected as {checked.account_name} ({checked.account_email})"
 
     def delete(self, remote_id) -> None:
         upload.delete_item(self.graph_base, self.tokens, remote_id, session=http.session())
