@@ -17,6 +17,8 @@ KINDS = {
     for kind in (
         Kind("onedrive", "channels.onedrive.backend.OneDriveBackend", "channels.forms.OneDriveChannelForm"),
         Kind("local", "channels.local.backend.LocalBackend", "channels.local.forms.LocalChannelForm"),
+        Kind("s3", "channels.s3.backend.S3Backend", "channels.s3.forms.S3ChannelForm"),
+        Kind("webdav", "channels.webdav.backend.WebDAVBackend", "channels.webdav.forms.WebDAVChannelForm"),
     )
 }
 

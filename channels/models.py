@@ -55,6 +55,8 @@ class Channel(models.Model):
     class Kind(models.TextChoices):
         ONEDRIVE = "onedrive", "OneDrive"
         LOCAL = "local", "Local folder"
+        S3 = "s3", "S3-compatible"
+        WEBDAV = "webdav", "WebDAV"
 
     class Cloud(models.TextChoices):
         GLOBAL = "global", "Global (microsoft.com)"
@@ -156,7 +158,12 @@ class Channel(models.Model):
     # record health and quota while staff edit the same row: a full save from
     # a form loaded before a rotation would write back a refresh token that
     # Microsoft has already killed.
+    # The kind a proxy model (OneDriveChannel, LocalChannel...) stands for.
+    KIND = None
+
     def save(self, *args, **kwargs):
+        if self.KIND is not None:
+            self.kind = self.KIND
         if (
             kwargs.get("update_fields") is None
             and not kwargs.get("force_insert")
@@ -269,30 +276,44 @@ class KindManager(models.Manager):
 class OneDriveChannel(Channel):
     """The OneDrive rows of Channel, with their own admin."""
 
-    objects = KindManager(Channel.Kind.ONEDRIVE)
+    KIND = Channel.Kind.ONEDRIVE
+    objects = KindManager(KIND)
 
     class Meta:
         proxy = True
         verbose_name = "OneDrive channel"
 
-    def save(self, *args, **kwargs):
-        self.kind = Channel.Kind.ONEDRIVE
-        super().save(*args, **kwargs)
-
 
 class LocalChannel(Channel):
     """The local-folder rows of Channel, with their own admin."""
 
-    objects = KindManager(Channel.Kind.LOCAL)
+    KIND = Channel.Kind.LOCAL
+    objects = KindManager(KIND)
 
     class Meta:
         proxy = True
         verbose_name = "local folder channel"
 
-    def save(self, *args, **kwargs):
-        self.kind = Channel.Kind.LOCAL
-        super().save(*args, **kwargs)
+
+class S3Channel(Channel):
+    KIND = Channel.Kind.S3
+    objects = KindManager(KIND)
+
+    class Meta:
+        proxy = True
+        verbose_name = "S3-compatible channel"
+
+
+class WebDAVChannel(Channel):
+    KIND = Channel.Kind.WEBDAV
+    objects = KindManager(KIND)
+
+    class Meta:
+        proxy = True
+        verbose_name = "WebDAV channel"
 
 
 # Each kind's own settings live in its package.
 from channels.local.models import LocalSettings  # noqa: E402, F401
+from channels.s3.models import S3Settings  # noqa: E402, F401
+from channels.webdav.models import WebDAVSettings  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""A WebDAV server as a channel: Nextcloud, ownCloud, alist/OpenList, Synology, any RFC 4918 server."""
