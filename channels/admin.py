@@ -6,64 +6,13 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
+# Every other kind's pages, and the one list of all channels.
+from channels import kind_admin  # noqa: E402, F401
+from channels.admin_display import health_badge, quota_bar, quota_chart
 from channels.errors import ChannelError
 from channels.forms import OneDriveChannelForm
-from channels.models import Channel, OneDriveChannel
+from channels.models import OneDriveChannel
 from channels.onedrive import connection, endpoints, oauth
-
-HEALTH_COLOURS = {
-    Channel.Health.CONNECTED: "#1a7f37",
-    Channel.Health.NOT_CONNECTED: "#57606a",
-    Channel.Health.DEGRADED: "#bf8700",
-    Channel.Health.NEEDS_REAUTH: "#cf222e",
-    Channel.Health.ERROR: "#cf222e",
-}
-
-
-def quota_bar(channel):
-    if channel.quota_total is None or channel.quota_used is None:
-        return format_html('<span class="quota-unknown">{}</span>', "unknown")
-    total = max(channel.quota_total, 1)
-    percent = min(100, round(100 * channel.quota_used / total))
-    return format_html(
-        '<div class="quota" title="{}% used, state {}">'
-        '<progress max="100" value="{}" style="width:9em"></progress> '
-        '<span class="quota-figures">{} / {}</span></div>',
-        percent,
-        channel.quota_state or "unknown",
-        percent,
-        filesizeformat(channel.quota_used),
-        filesizeformat(channel.quota_total),
-    )
-
-
-def quota_chart(samples, width=480, height=120):
-    """Used space over time as an inline SVG line, scaled to the drive's size."""
-    if len(samples) < 2:
-        return "Not enough readings yet: quota is read every few minutes."
-    start, end = samples[0].taken_at.timestamp(), samples[-1].taken_at.timestamp()
-    span = max(end - start, 1)
-    top = max(max(s.total for s in samples), 1)
-    points = " ".join(
-        f"{(s.taken_at.timestamp() - start) / span * width:.1f},{height - s.used / top * height:.1f}"
-        for s in samples
-    )
-    return format_html(
-        '<svg class="quota-chart" width="{}" height="{}" viewBox="0 0 {} {}" role="img" aria-label="{}">'
-        '<rect width="100%" height="100%" fill="#f6f8fa"/>'
-        '<polyline fill="none" stroke="#1f6feb" stroke-width="2" points="{}"/></svg>'
-        '<div class="help">{} readings from {} to {}; the top is the drive size ({}).</div>',
-        width,
-        height,
-        width,
-        height,
-        f"Used space, {len(samples)} readings",
-        points,
-        len(samples),
-        samples[0].taken_at.strftime("%Y-%m-%d %H:%M"),
-        samples[-1].taken_at.strftime("%Y-%m-%d %H:%M"),
-        filesizeformat(top),
-    )
 
 
 @admin.register(OneDriveChannel)
@@ -82,9 +31,13 @@ class OneDriveChannelAdmin(admin.ModelAdmin):
         "quota",
         "quota_history",
     ]
+    # In the setup guide's order: the redirect URI is registered in Microsoft
+    # Entra before anything here is filled in, then step 6's fields, with Get
+    # Token (step 7) under Refresh Token.
     fieldsets = [
+        ("Register this app in Microsoft Entra", {"fields": ["redirect_uri"]}),
         (
-            None,
+            "OneDrive channel",
             {
                 "fields": [
                     "name",
@@ -95,17 +48,20 @@ class OneDriveChannelAdmin(admin.ModelAdmin):
                     "get_token_button",
                     "root_directory",
                     "note",
+                    "cloud",
                     "enabled",
                 ]
             },
         ),
-        ("Microsoft Entra", {"fields": ["redirect_uri", "cloud"]}),
         ("Serving", {"fields": ["serve_mode"]}),
         ("Status", {"fields": ["account", "health_badge", "last_error", "quota", "quota_history"]}),
     ]
 
     class Media:
         js = ["channels/copy.js", "channels/get_token.js"]
+
+    def has_module_permission(self, request):
+        return False  # listed with every other kind under Channels
 
     @admin.display(description="Account")
     def account(self, obj):
@@ -117,16 +73,7 @@ class OneDriveChannelAdmin(admin.ModelAdmin):
 
     @admin.display(description="Health", ordering="health")
     def health_badge(self, obj):
-        badge = format_html(
-            '<strong class="health health-{}" style="color:{}">{}</strong>',
-            obj.health,
-            HEALTH_COLOURS.get(obj.health, "#57606a"),
-            obj.get_health_display(),
-        )
-        if obj.health in (Channel.Health.NEEDS_REAUTH, Channel.Health.NOT_CONNECTED) and obj.pk:
-            url = reverse("admin:channels_onedrivechannel_change", args=[obj.pk]) + "#get-token"
-            badge = format_html('{} <a class="get-token-link" href="{}">Get Token</a>', badge, url)
-        return badge
+        return health_badge(obj)
 
     @admin.display(description="Quota")
     def quota(self, obj):
@@ -136,34 +83,49 @@ class OneDriveChannelAdmin(admin.ModelAdmin):
     def quota_history(self, obj):
         return quota_chart(list(obj.quota_samples.order_by("-taken_at")[:200])[::-1]) if obj.pk else "—"
 
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            # Nothing to show about a channel that does not exist yet.
+            return [fieldset for fieldset in self.fieldsets if fieldset[0] != "Status"]
+        return self.fieldsets
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # Django shows a readonly field's help from the form's help_texts, in
+        # the same place and style as every other field's help.
+        saved = obj is not None and obj.pk is not None
+        kwargs["help_texts"] = {
+            "redirect_uri": "Register this exact URI in Microsoft Entra: platform Web, under "
+            "App registrations › New registration, or the app's Authentication page.",
+            "get_token_button": "Get Token opens Microsoft's sign-in in a new tab with the Client ID, "
+            "Client Secret and Tenant ID above and the Cloud below (they need not be saved yet). The "
+            "callback page shows the refresh token: copy it into Refresh Token and save"
+            + (", or click its Save button. Test connection checks the saved token." if saved else "."),
+            **kwargs.get("help_texts", {}),
+        }
+        return super().get_form(request, obj, change, **kwargs)
+
     @admin.display(description="Redirect URI")
     def redirect_uri(self, obj):
         return format_html(
             '<code id="redirect-uri">{}</code> <button type="button" class="button" data-copy="#redirect-uri">'
-            "Copy</button><div class='help'>Register this exact URI in Microsoft Entra under "
-            "Authentication &gt; Add a platform &gt; Web.</div>",
+            "Copy</button>",
             endpoints.redirect_uri(),
         )
 
-    @admin.display(description="")
+    @admin.display(description="Connect OneDrive")
     def get_token_button(self, obj):
+        saved = obj is not None and obj.pk is not None
         return format_html(
             '<button type="button" class="button" id="get-token" data-start-url="{}" data-channel-id="{}">'
-            "Get Token</button>{}"
-            '<div class="help">Opens Microsoft\'s sign-in in a new tab with the Client ID, Client Secret '
-            "and Tenant ID above. The callback page shows the refresh token: copy it into Refresh Token "
-            "and save{}.</div>"
-            '<datalist id="tenant-choices"><option value="consumers"><option value="common">'
-            '<option value="organizations"></datalist>',
+            "Get Token</button>{}",
             reverse("onedrive_oauth_start"),
-            obj.pk or "" if obj else "",
+            obj.pk if saved else "",
             format_html(
                 ' <button type="submit" class="button" id="test-connection" formaction="{}">Test connection</button>',
                 reverse("admin:channels_onedrivechannel_test_connection", args=[obj.pk]),
             )
-            if obj and obj.pk
+            if saved
             else "",
-            ", or use its Save button" if obj and obj.pk else "",
         )
 
     def get_urls(self):
@@ -233,4 +195,50 @@ class OneDriveChannelAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         # A pasted refresh token is proved at once, so the list shows the account and quota.
         if form.cleaned_data.get("refresh_token"):
-            self._check(request, obj)
+            request._channel_saved = self._saved_and_checked(obj)
+
+    def _saved_and_checked(self, channel):
+        """The one message for a save that checked the connection, with its level."""
+        name = format_html(
+            "<a href='{}'>{}</a>",
+            reverse("admin:channels_onedrivechannel_change", args=[channel.pk]),
+            channel.name,
+        )
+        try:
+            checked = connection.check_connection(channel.pk)
+        except ChannelError as exc:
+            # A permanent error already says what to change; a passing one only needs asking again.
+            then = (
+                ""
+                if exc.permanent
+                else " The token is kept: when that is fixed, click Test connection on the channel's page."
+            )
+            return (
+                format_html(
+                    "The OneDrive channel “{}” was saved, but its connection could not be checked: {}{}",
+                    name,
+                    str(exc),
+                    then,
+                ),
+                messages.WARNING,
+            )
+        return (
+            format_html(
+                "The OneDrive channel “{}” was saved and is connected as {} ({}); {} of {} used.",
+                name,
+                checked.account_name,
+                checked.account_email,
+                filesizeformat(checked.quota_used or 0),
+                filesizeformat(checked.quota_total or 0),
+            ),
+            messages.SUCCESS,
+        )
+
+    def message_user(self, request, message, level=messages.INFO, extra_tags="", fail_silently=False):
+        # A save shows one outcome: Django's "was changed successfully" gives way
+        # to the message that says how the connection check went.
+        saved = getattr(request, "_channel_saved", None)
+        if saved is not None and level == messages.SUCCESS:
+            request._channel_saved = None
+            message, level = saved
+        super().message_user(request, message, level, extra_tags, fail_silently)

@@ -1,10 +1,14 @@
 """Errors a channel backend raises, split the way callers must treat them."""
 
+# Permanent for the whole channel, not only for one file: another channel may take the file.
+CHANNEL_WIDE_CODES = frozenset({"quotaLimitReached", "accessDenied", "bucketNotFound", "badConfig"})
+
 
 class ChannelError(Exception):
     """Something went wrong talking to a channel. `str(err)` is for people."""
 
     permanent = False
+    channel_wide = False
 
     def __init__(self, message, *, retry_after=None, code=""):
         super().__init__(message)
@@ -21,10 +25,18 @@ class PermanentError(ChannelError):
 
     permanent = True
 
+    @property
+    def channel_wide(self) -> bool:
+        return self.code in CHANNEL_WIDE_CODES
+
 
 class ReauthorizationRequired(PermanentError):
     """The refresh token is no longer accepted: Get Token must be run again."""
 
+    channel_wide = True
+
 
 class ConfigurationError(PermanentError):
     """The channel's settings are wrong (client ID, secret, tenant)."""
+
+    channel_wide = True

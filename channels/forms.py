@@ -1,6 +1,13 @@
-from django import forms
+import re
 
-from channels.models import OneDriveChannel
+from django import forms
+from django.utils.html import format_html, format_html_join
+
+from channels.models import TENANT_NAMES, OneDriveChannel
+
+# Certificates & secrets lists a Secret ID (a GUID) beside the secret's Value
+# (about 40 characters, often with a "~"): pasting the ID is the usual mistake.
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class SecretInput(forms.PasswordInput):
@@ -8,6 +15,21 @@ class SecretInput(forms.PasswordInput):
 
     def __init__(self, attrs=None):
         super().__init__(attrs={"autocomplete": "new-password", "spellcheck": "false", **(attrs or {})})
+
+
+class TenantInput(forms.TextInput):
+    """A text input suggesting the tenant names; a directory GUID can still be typed."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs={"autocomplete": "off", "size": 40, "list": "tenant-choices", **(attrs or {})})
+
+    def render(self, name, value, attrs=None, renderer=None):
+        options = format_html_join("", '<option value="{}">', ((tenant,) for tenant in TENANT_NAMES))
+        return format_html(
+            '{}<datalist id="tenant-choices">{}</datalist>',
+            super().render(name, value, attrs, renderer),
+            options,
+        )
 
 
 def secret_field(label, help_when_empty):
@@ -38,7 +60,7 @@ class OneDriveChannelForm(forms.ModelForm):
         fields += ["enabled", "cloud", "serve_mode"]
         widgets = {
             "client_id": forms.TextInput(attrs={"autocomplete": "off", "size": 40}),
-            "tenant_id": forms.TextInput(attrs={"autocomplete": "off", "size": 40, "list": "tenant-choices"}),
+            "tenant_id": TenantInput(),
             "note": forms.Textarea(attrs={"rows": 3}),
         }
         labels = {"name": "Channel name", "client_id": "Client ID", "tenant_id": "Tenant ID"}
@@ -66,6 +88,19 @@ class OneDriveChannelForm(forms.ModelForm):
                 "Paste the client secret's Value from Certificates & secrets in Microsoft Entra.",
             )
         return cleaned
+
+    def clean_client_secret(self):
+        secret = self.cleaned_data["client_secret"]
+        if GUID.match(secret):
+            # Refused, not warned: Microsoft would refuse it at every sign-in.
+            raise forms.ValidationError(
+                "This looks like the secret's ID; paste its Value. Certificates & secrets in Microsoft "
+                "Entra shows the Value (about 40 characters, often with a ~) beside the Secret ID only "
+                "right after the secret is created: if it is hidden now, create a new client secret and "
+                "copy its Value.",
+                code="secret_id",
+            )
+        return secret
 
     def clean_name(self):
         return self.cleaned_data["name"].strip()

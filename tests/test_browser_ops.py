@@ -72,4 +72,5 @@ def test_operations_page_of_a_new_site_says_there_are_no_channels(page, site_url
     schedule = page.locator("#periodic")
     assert "every day" in schedule.inner_text() and "every 5 minutes" in schedule.inner_text()
     page.locator("#no-channels a", has_text="Add a channel").click()
-    page.wait_for_url(f"{site_url}/admin/channels/onedrivechannel/add/")
+    page.wait_for_url(f"{site_url}/admin/channels/channel/add/")
+    assert page.locator("a.channel-kind", has_text="Local folder").count() == 1

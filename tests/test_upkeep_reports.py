@@ -93,7 +93,7 @@ def test_operations_page_without_channels_says_so(admin_client):
     page = admin_client.get("/admin/operations/").content.decode()
     assert "All channels are connected" not in page
     assert "No channels yet" in page
-    assert "/admin/channels/onedrivechannel/add/" in page
+    assert "/admin/channels/channel/add/" in page
 
 
 @pytest.mark.parametrize(

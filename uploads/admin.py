@@ -12,7 +12,10 @@ from uploads.models import ApiToken, StoredFile, UploadCode
 
 @admin.register(StoredFile)
 class StoredFileAdmin(admin.ModelAdmin):
-    list_display = ["preview", "public_id", "status", "human_size", "content_type", "channel", "age"]
+    # Sized to fit a 1280 px screen beside the admin's sidebar and the filters
+    # (uploads/admin.css): the content type is on each file's page, the category a filter.
+    list_display = ["file", "preview", "status", "human_size", "channel", "age"]
+    list_display_links = ["file"]
     list_filter = ["status", "channel", "category", "folder"]
     search_fields = ["public_id", "original_name"]
     actions = ["retry_uploads", "delete_files"]
@@ -43,6 +46,9 @@ class StoredFileAdmin(admin.ModelAdmin):
     ]
     fields = readonly_fields
 
+    class Media:
+        css = {"all": ["uploads/admin.css"]}
+
     def has_add_permission(self, request):
         return False
 
@@ -50,14 +56,19 @@ class StoredFileAdmin(admin.ModelAdmin):
         # Deleting goes through the action, which removes the remote item too.
         return False
 
+    @admin.display(description="File", ordering="public_id")
+    def file(self, obj):
+        # The list cuts a long id short; the whole id is the title and the link's name.
+        return format_html('<span class="file-id" title="{}">{}</span>', obj.public_id, obj.public_id)
+
     @admin.display(description="Preview")
     def preview(self, obj):
         if obj.status == StoredFile.Status.DELETED:
             return "—"
         if obj.category == "image" and obj.content_type != "image/svg+xml":
             return format_html(
-                '<a href="{}" target="_blank"><img src="{}" alt="" loading="lazy" '
-                'style="max-width:64px;max-height:64px"></a>',
+                '<a href="{}" target="_blank" title="Open the file"><img class="file-preview" src="{}" '
+                'alt="" loading="lazy"></a>',
                 obj.url_path,
                 obj.url_path,
             )
@@ -69,7 +80,7 @@ class StoredFileAdmin(admin.ModelAdmin):
 
     @admin.display(description="Age", ordering="created_at")
     def age(self, obj):
-        return timesince(obj.created_at)
+        return timesince(obj.created_at, depth=1)
 
     @admin.action(description="Retry failed uploads", permissions=["change"])
     def retry_uploads(self, request, queryset):
@@ -90,18 +101,28 @@ class UploadCodeForm(forms.ModelForm):
     code = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="The code uploaders give as authCode. Stored hashed; leave empty to keep the current one.",
     )
 
     class Meta:
         model = UploadCode
         fields = ["label", "code", "enabled"]
 
-    def clean(self):
-        cleaned = super().clean()
-        if not self.instance.pk and not cleaned.get("code"):
-            self.add_error("code", "Choose a code.")
-        return cleaned
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        code = self.fields["code"]
+        if self.instance.pk:
+            code.help_text = (
+                "The code uploaders give as authCode. It is stored hashed and cannot be shown: "
+                "leave empty to keep the current one, or type a new code to replace it."
+            )
+        else:
+            # A new code has nothing to keep: it must be given.
+            code.required = True
+            code.error_messages["required"] = "Choose a code."
+            code.help_text = (
+                "Choose the code uploaders will give as authCode, hard to guess like a password, "
+                "and tell them. It is stored hashed and cannot be shown again."
+            )
 
     def save(self, commit=True):
         if self.cleaned_data.get("code"):

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from channels.models import Channel
@@ -43,6 +44,15 @@ def _cors(response):
 
 def error(message, status):
     return _cors(JsonResponse({"error": message}, status=status))
+
+
+def no_channel(request, exc):
+    message = str(exc)
+    if exc.unconfigured and request.user.is_staff:
+        # Staff can act on it: say where a channel is added.
+        add = settings.SITE_URL + reverse("admin:channels_channel_add")
+        message += f" Add a channel at {add}"
+    return error(message, exc.status)
 
 
 def client_ip(request):
@@ -85,7 +95,7 @@ def upload(request):
             # Fail fast, before the body is read; the final choice knows the size.
             choose(request.GET.get("uploadChannel", ""), request.GET.get("channelName", ""))
         except NoChannel as exc:
-            return error(str(exc), exc.status)
+            return no_channel(request, exc)
 
     asked = _Upload(request, folder, name_type, uploader)
     handler = StagingUploadHandler(request, limit)
@@ -172,7 +182,7 @@ def _accept(upload, received, early):
             # Chosen now the size is known: queued bytes count against the space left.
             channel = upload.choose(received.size)
         except NoChannel as exc:
-            return error(str(exc), exc.status)
+            return no_channel(request, exc)
         staged_name = staging.commit(received)
         try:
             stored = _create_row(
@@ -180,7 +190,7 @@ def _accept(upload, received, early):
             )
         except NoChannel as exc:
             staging.remove(staged_name)
-            return error(str(exc), exc.status)
+            return no_channel(request, exc)
         except Exception:
             staging.remove(staged_name)
             raise

@@ -1,5 +1,6 @@
 """Which channel receives a new upload."""
 
+import random
 from dataclasses import dataclass
 
 from django.db import connections, router
@@ -15,9 +16,12 @@ QUEUED = (StoredFile.Status.PENDING, StoredFile.Status.UPLOADING)
 
 
 class NoChannel(Exception):
-    def __init__(self, message, status=503):
+    """`unconfigured`: the site has no channel at all, so only staff adding one helps."""
+
+    def __init__(self, message, status=503, unconfigured=False):
         super().__init__(message)
         self.status = status
+        self.unconfigured = unconfigured
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,14 @@ class Candidate:
     name: str
     kind: str
     health: str
+    priority: int
+    weight: int
+    capacity: int | None
+    fill_threshold: int
+    stored_bytes: int
     quota_state: str
+    quota_total: int | None
+    quota_used: int | None
     quota_remaining: int | None
     root_directory: str
     queued: int
@@ -37,13 +48,31 @@ class Candidate:
     def health_label(self) -> str:
         return Channel.Health(self.health).label.lower()
 
+    def _space(self) -> tuple[int | None, int | None]:
+        """(total, used) by the provider's figures where it has them, else the staff-set capacity
+        and the bytes this site stored there; queued bytes count as used either way, since the
+        provider's figures do not show what this site accepted but has not stored yet."""
+        if self.quota_total is not None and self.quota_used is not None:
+            return self.quota_total, self.quota_used + self.queued
+        if self.capacity:
+            return self.capacity, self.stored_bytes + self.queued
+        return None, None
+
     def fits(self, size: int) -> bool:
         if self.quota_state == "exceeded":
             return False
-        if self.quota_remaining is None:
+        total, used = self._space()
+        if self.quota_remaining is not None and self.quota_remaining - self.queued < size:
+            return False
+        if total is None:
             return True  # unknown: let the upload find out
-        # Graph's figures do not show what this site accepted but has not stored yet.
-        return self.quota_remaining - self.queued >= size
+        if used + size > total:
+            return False
+        return 100 * used <= self.fill_threshold * total
+
+
+# ImgBed's names of its kinds, so its clients' uploadChannel keeps working.
+KIND_ALIASES = {"cfr2": "s3", "r2": "s3"}
 
 
 def _candidates_queryset():
@@ -81,11 +110,16 @@ def candidates() -> list[Candidate]:
     return [Candidate(*row[:-1], queued=int(row[-1])) for row in rows]
 
 
-def choose(kind: str = "", name: str = "", size: int = 0) -> Candidate:
+def choose(kind: str = "", name: str = "", size: int = 0, exclude=()) -> Candidate:
+    """The channel for a new file of `size` bytes: `kind` (uploadChannel) and `name`
+    (channelName) choose explicitly, and an explicit choice that cannot take the file is an
+    error, never a silent switch. Otherwise the lowest priority number that has a usable
+    channel with room, the healthiest of those, and among equals random by weight."""
     kinds = Channel.Kind.values
+    kind = KIND_ALIASES.get(kind, kind)
     if kind and kind not in kinds:
         raise NoChannel(f"Unknown uploadChannel {kind!r}: use one of {', '.join(kinds)}.", status=400)
-    enabled = [c for c in candidates() if not kind or c.kind == kind]
+    enabled = [c for c in candidates() if (not kind or c.kind == kind) and c.pk not in exclude]
     if name:
         named = next((c for c in enabled if c.name == name), None)
         if named is None:
@@ -97,14 +131,27 @@ def choose(kind: str = "", name: str = "", size: int = 0) -> Candidate:
                 f"The channel {name!r} is full. Free space there or upload to another channel.", 507
             )
         return named
-    usable = sorted((c for c in enabled if c.health in USABLE_HEALTH), key=lambda c: PREFERENCE[c.health])
+    usable = [c for c in enabled if c.health in USABLE_HEALTH]
     if not usable:
+        # Asked only on this failing path: a fresh site has nothing to wait for.
+        if not enabled and not exclude and not Channel.objects.exists():
+            raise NoChannel(
+                "No storage channel is set up yet, so this site cannot store files until its staff add one.",
+                unconfigured=True,
+            )
         raise NoChannel(
             "No storage channel is available right now. Try again later or tell the site's staff."
         )
-    for channel in usable:
-        if not size or channel.fits(size):
-            return channel
-    raise NoChannel(
-        "Every storage channel is full. Tell the site's staff to free space or add a channel.", 507
-    )
+    fitting = [c for c in usable if not size or c.fits(size)]
+    if not fitting:
+        raise NoChannel(
+            "Every storage channel is full. Tell the site's staff to free space or add a channel.", 507
+        )
+    first = min(c.priority for c in fitting)
+    tier = [c for c in fitting if c.priority == first]
+    best = min(PREFERENCE[c.health] for c in tier)
+    tier = [c for c in tier if PREFERENCE[c.health] == best]
+    weights = [c.weight for c in tier]
+    if not any(weights):  # all set to 0: take them evenly rather than refuse
+        weights = None
+    return random.choices(tier, weights=weights)[0]  # noqa: S311 (spreading load, not a secret)

@@ -107,6 +107,8 @@ class StoredFile(models.Model):
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
     failure_reason = models.TextField(blank=True)
+    # Kept once stored: where the file went instead of the channel first chosen, and why.
+    moved_note = models.TextField("moved", blank=True, editable=False)
     attempts = models.PositiveIntegerField(default=0)
     # A pre-authenticated URL: whoever has it can write to the drive, so it is a secret.
     upload_session_url = EncryptedTextField(editable=False)

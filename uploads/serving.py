@@ -145,6 +145,8 @@ def _find(public_id):
 def _respond(request, stored, staged, etag, last_modified):
     backend = None
     if staged is None:
+        if not stored.remote_id:
+            raise Http404("The file's bytes are not available.")
         try:
             backend = backend_for(stored.channel)
             location = backend.redirect_url(stored.remote_id)

@@ -23,6 +23,7 @@ from channels.errors import ChannelError, PermanentError, ReauthorizationRequire
 from channels.models import USABLE_HEALTH, Channel
 from imgbed_site import runs
 from uploads import staging
+from uploads.channel_choice import NoChannel, choose
 from uploads.models import StoredFile
 from uploads.receiving import Abandoned, ReceivingReader, SizeChanged, Stalled
 
@@ -192,12 +193,20 @@ def upload_to_channel(self, file_id):
         if StoredFile.objects.filter(pk=file_id, status=Status.PENDING, receiving=False).exists():
             upload_to_channel.delay(file_id)
         return "waiting for the request"
-    except ReauthorizationRequired as exc:
-        # Not a failure of this file: it waits, unretried, until staff reconnect
-        # the channel; reconcile sends it again then.
+    except PermanentError as exc:
+        if not exc.channel_wide:
+            _fail(stored, str(exc))
+            return "failed"
         health.record_failure(stored.channel_id, exc)
-        _release(stored, f"Waiting for the channel to be reconnected: {exc}")
-        return "waiting for channel"
+        if _fail_over(stored, exc):
+            return "moved"
+        if isinstance(exc, ReauthorizationRequired):
+            # Not a failure of this file: it waits, unretried, until staff reconnect
+            # the channel; reconcile sends it again then.
+            _release(stored, f"Waiting for the channel to be reconnected: {exc}")
+            return "waiting for channel"
+        _fail(stored, f"{exc} No other channel can take the file; retry it once one can.")
+        return "failed"
     except TransientError as exc:
         health.record_failure(stored.channel_id, exc)
         countdown = min(
@@ -208,9 +217,6 @@ def upload_to_channel(self, file_id):
         _release(stored, str(exc), not_before=timezone.now() + datetime.timedelta(seconds=countdown))
         log.info("file %s: transient failure, retry in %.0fs: %s", file_id, countdown, exc)
         raise self.retry(countdown=countdown) from None
-    except PermanentError as exc:
-        _fail(stored, str(exc))
-        return "failed"
     except ChannelError as exc:
         _fail(stored, str(exc))
         return "failed"
@@ -243,6 +249,32 @@ def _store(stored, open_stream, save_session):
         return backend.store(
             stored.remote_path, open_stream, stored.size, session_url=None, on_session=save_session
         )
+
+
+def _fail_over(stored, exc) -> bool:
+    """Move the file to the next channel that can take it; its public link stays the same."""
+    try:
+        target = choose(size=stored.size, exclude=[stored.channel_id])
+    except NoChannel:
+        return False
+    note = f"Moved from {stored.channel.name} to {target.name}: {exc}"
+    moved = StoredFile.objects.filter(
+        pk=stored.pk, status=Status.UPLOADING, channel_id=stored.channel_id
+    ).update(
+        channel_id=target.pk,
+        remote_path=f"{target.root_directory}/{stored.public_id}",
+        upload_session_url="",
+        upload_session_size=None,
+        status=Status.PENDING,
+        claimed_until=None,
+        failure_reason=note,
+        moved_note=note,
+        updated_at=timezone.now(),
+    )
+    if moved:
+        log.warning("file %s: %s", stored.pk, note)
+        upload_to_channel.delay(stored.pk)
+    return bool(moved)
 
 
 def _abandon(stored, exc):

@@ -1,5 +1,6 @@
 """A local folder as a channel backend: files written atomically, read with ranges."""
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -25,6 +26,11 @@ def _os_error(exc: OSError, where: Path) -> Exception:
             f"This site may not write to {where} ({exc.strerror}). Give the user that runs the web "
             "process and the workers write access, or choose another folder.",
             code="accessDenied",
+        )
+    if exc.errno in (errno.ENOTDIR, errno.EISDIR):
+        return PermanentError(
+            f"{where} is not a folder that can hold files ({exc.strerror}). Choose another folder.",
+            code="badConfig",
         )
     return TransientError(f"Cannot write to {where}: {exc.strerror}. Will retry later.", code="ioError")
 
@@ -77,7 +83,8 @@ class LocalBackend:
         except OSError as exc:
             raise _os_error(exc, target.parent) from exc
         finally:
-            partial.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
         return RemoteFile(remote_id=remote_path, size=written)
 
     def cancel_session(self, session_url) -> None:

@@ -36,12 +36,14 @@ def error_from_response(response) -> ChannelError:
     if status == 429 or status in (500, 502, 503, 504, 509):
         return TransientError(f"{what}. Will retry later.", retry_after=_retry_after(response), code=code)
     if status == 507 or code == "quotaLimitReached":
-        return PermanentError(f"{what}. The OneDrive is full: free space or add storage.", code=code)
+        return PermanentError(
+            f"{what}. The OneDrive is full: free space or add storage.", code="quotaLimitReached"
+        )
     if status == 403:
         return PermanentError(
             f"{what}. The account does not allow this: check the Files.ReadWrite.All permission "
             "in Microsoft Entra, then click Get Token again.",
-            code=code,
+            code=code or "accessDenied",
         )
     return PermanentError(what, code=code)
 

@@ -3,11 +3,24 @@
 (function () {
   var CODE_KEY = "imgbed.authCode";
   var codeInput = document.getElementById("auth-code");
+  var pageMessage = document.getElementById("page-message");
+
+  // The note beside the code says "remembered" only while a code is stored,
+  // and a code is stored only once the site has accepted it.
+  function showRemembered() {
+    var kept = !!localStorage.getItem(CODE_KEY);
+    document.getElementById("code-new").hidden = kept;
+    document.getElementById("code-kept").hidden = !kept;
+  }
+  function remember(code) { localStorage.setItem(CODE_KEY, code); showRemembered(); }
+  function forget() { localStorage.removeItem(CODE_KEY); showRemembered(); }
+
   if (codeInput) {
     codeInput.value = localStorage.getItem(CODE_KEY) || "";
-    codeInput.addEventListener("change", function () { localStorage.setItem(CODE_KEY, codeInput.value); });
+    showRemembered();
+    codeInput.addEventListener("input", function () { pageMessage.textContent = ""; });
     document.getElementById("forget-code").addEventListener("click", function (e) {
-      e.preventDefault(); localStorage.removeItem(CODE_KEY); codeInput.value = "";
+      e.preventDefault(); forget(); codeInput.value = "";
     });
   }
 
@@ -52,9 +65,10 @@
     body.append("file", file, file.name || "pasted.png");
 
     var xhr = new XMLHttpRequest();
+    var code = codeInput ? codeInput.value : "";
     xhr.open("POST", "/upload?" + params.toString());
     xhr.setRequestHeader("X-CSRFToken", csrfToken());
-    if (codeInput && codeInput.value) xhr.setRequestHeader("authCode", codeInput.value);
+    if (code) xhr.setRequestHeader("authCode", code);
     xhr.upload.addEventListener("progress", function (e) {
       if (e.lengthComputable) { bar.value = Math.round(100 * e.loaded / e.total); status.textContent = bar.value + "%"; }
     });
@@ -68,9 +82,10 @@
         });
         item.querySelector(".links").hidden = false;
         item.classList.add("done");
+        if (code) remember(code);
       } else {
         fail(message(xhr));
-        if (xhr.status === 401 && codeInput) { localStorage.removeItem(CODE_KEY); codeInput.focus(); }
+        if (xhr.status === 401 && codeInput) { forget(); codeInput.focus(); }
       }
     });
     xhr.addEventListener("error", function () { fail("The site could not be reached. Check the connection and try again."); });
@@ -84,10 +99,12 @@
 
   function sendAll(files) {
     if (codeInput && !codeInput.value) {
+      // On the page, not a dialog: it stays readable while the code is typed.
+      pageMessage.textContent = "Uploading here needs an auth code: enter it above, then add the files again.";
       codeInput.focus();
-      alert("Enter the auth code first.");
       return;
     }
+    pageMessage.textContent = "";
     Array.prototype.forEach.call(files, send);
   }
 
