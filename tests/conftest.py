@@ -1,7 +1,7 @@
 import pytest
 from cryptography.fernet import Fernet
 
-pytest_plugins = ["tests.emulator.fixtures", "tests.browser", "tests.worker", "tests.webdavserver", "tests.s3server"]
+pytest_plugins = ["tests.emulator.fixtures", "tests.browser", "tests.worker", "tests.webdavserver"]
 
 
 @pytest.fixture
