@@ -188,6 +188,8 @@ IMGBED_RECEIVE_STALL = env.float("IMGBED_RECEIVE_STALL", default=20.0)
 IMGBED_UPLOAD_LEASE = env.int("IMGBED_UPLOAD_LEASE", default=600)
 # How long a channel's download URL is reused before a new one is fetched (seconds).
 IMGBED_DOWNLOAD_URL_TTL = env.int("IMGBED_DOWNLOAD_URL_TTL", default=300)
+# Part size of S3 multipart uploads in bytes (at least 5 MiB): a larger file goes up in parts of this size.
+IMGBED_S3_PART_SIZE = env.int("IMGBED_S3_PART_SIZE", default=8 * 1024 * 1024)
 # Longest wait a task sleeps in place for Retry-After; longer waits reschedule the task.
 IMGBED_MAX_INLINE_WAIT = env.float("IMGBED_MAX_INLINE_WAIT", default=60.0)
 

@@ -1,7 +1,13 @@
 import pytest
 from cryptography.fernet import Fernet
 
-pytest_plugins = ["tests.emulator.fixtures", "tests.browser", "tests.worker", "tests.webdavserver"]
+pytest_plugins = [
+    "tests.emulator.fixtures",
+    "tests.browser",
+    "tests.worker",
+    "tests.webdavserver",
+    "tests.s3server",
+]
 
 
 @pytest.fixture

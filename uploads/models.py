@@ -119,7 +119,7 @@ class StoredFile(models.Model):
     # A released upload is not taken again before this, by any path (the request's
     # finish, reconcile, a redelivered task): the channel asked for the wait (Retry-After).
     not_before = models.DateTimeField(null=True, blank=True, editable=False)
-    remote_id = models.CharField(max_length=200, blank=True)
+    remote_id = models.CharField(max_length=1000, blank=True)  # an S3 key or a path: folders and name
     quickxorhash = models.CharField(max_length=40, blank=True)
     staged_name = models.CharField(
         max_length=300, blank=True, help_text="Name in the staging storage, until stored."

@@ -153,7 +153,10 @@ def _respond(request, stored, staged, etag, last_modified):
         except ChannelError as exc:
             raise _unavailable(stored, exc) from exc
         if location:
-            return _common_headers(HttpResponseRedirect(location), stored, etag, last_modified)
+            response = _common_headers(HttpResponseRedirect(location), stored, etag, last_modified)
+            # The target expires (a presigned S3 URL, a Graph download URL): a cached redirect would outlive it.
+            response["Cache-Control"] = "no-store"
+            return response
 
     try:
         byte_range = (
