@@ -13,14 +13,16 @@ from channels.errors import ChannelError
 from channels.forms import OneDriveChannelForm
 from channels.models import OneDriveChannel
 from channels.onedrive import connection, endpoints, oauth
+from channels.onedrive.models import settings_of
 
 
 @admin.register(OneDriveChannel)
 class OneDriveChannelAdmin(admin.ModelAdmin):
     form = OneDriveChannelForm
     list_display = ["name", "account", "health_badge", "quota", "enabled"]
-    list_filter = ["health", "enabled", "cloud"]
-    search_fields = ["name", "account_name", "account_email", "note"]
+    list_filter = ["health", "enabled", "onedrive_settings__cloud"]
+    list_select_related = ["onedrive_settings"]
+    search_fields = ["name", "onedrive_settings__account_name", "onedrive_settings__account_email", "note"]
     actions = ["get_token", "test_connection"]
     readonly_fields = [
         "redirect_uri",
@@ -65,10 +67,11 @@ class OneDriveChannelAdmin(admin.ModelAdmin):
 
     @admin.display(description="Account")
     def account(self, obj):
-        if not obj.account_name and not obj.account_email:
+        onedrive = settings_of(obj)
+        if not onedrive.account_name and not onedrive.account_email:
             return "—"
         return format_html(
-            "{} <span class='account-email'>&lt;{}&gt;</span>", obj.account_name, obj.account_email
+            "{} <span class='account-email'>&lt;{}&gt;</span>", onedrive.account_name, onedrive.account_email
         )
 
     @admin.display(description="Health", ordering="health")
@@ -149,9 +152,10 @@ class OneDriveChannelAdmin(admin.ModelAdmin):
         except ChannelError as exc:
             self.message_user(request, f"{channel.name}: {exc}", messages.ERROR)
             return False
+        account = settings_of(checked)
         self.message_user(
             request,
-            f"{checked.name}: connected as {checked.account_name} ({checked.account_email}); "
+            f"{checked.name}: connected as {account.account_name} ({account.account_email}); "
             f"{filesizeformat(checked.quota_used or 0)} of {filesizeformat(checked.quota_total or 0)} used.",
             messages.SUCCESS,
         )
@@ -168,7 +172,8 @@ class OneDriveChannelAdmin(admin.ModelAdmin):
             self.message_user(request, "Select exactly one channel for Get Token.", messages.WARNING)
             return None
         channel = queryset.get()
-        if not channel.client_id or not channel.has_client_secret:
+        onedrive = settings_of(channel)
+        if not onedrive.client_id or not onedrive.has_client_secret:
             self.message_user(
                 request, f"{channel.name}: fill in Client ID and Client Secret first.", messages.ERROR
             )
@@ -176,10 +181,10 @@ class OneDriveChannelAdmin(admin.ModelAdmin):
         try:
             auth_uri = oauth.begin(
                 request.session,
-                client_id=channel.client_id,
-                client_secret=channel.client_secret,
-                tenant=channel.tenant_id,
-                cloud=channel.cloud,
+                client_id=onedrive.client_id,
+                client_secret=onedrive.client_secret,
+                tenant=onedrive.tenant_id,
+                cloud=onedrive.cloud,
                 channel_id=channel.pk,
             )
         except ChannelError as exc:
@@ -193,6 +198,7 @@ class OneDriveChannelAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
+        form.save_settings(obj)
         # A pasted refresh token is proved at once, so the list shows the account and quota.
         if form.cleaned_data.get("refresh_token"):
             request._channel_saved = self._saved_and_checked(obj)
@@ -222,12 +228,13 @@ class OneDriveChannelAdmin(admin.ModelAdmin):
                 ),
                 messages.WARNING,
             )
+        account = settings_of(checked)
         return (
             format_html(
                 "The OneDrive channel “{}” was saved and is connected as {} ({}); {} of {} used.",
                 name,
-                checked.account_name,
-                checked.account_email,
+                account.account_name,
+                account.account_email,
                 filesizeformat(checked.quota_used or 0),
                 filesizeformat(checked.quota_total or 0),
             ),

@@ -48,6 +48,9 @@ class Backend(Protocol):
     def redirect_url(self, remote_id: str) -> str | None:
         """Where to send a browser for the file, when this channel serves by redirect; None to proxy."""
 
+    # Optional, for kinds whose files sit on this host's disk:
+    # def local_path(self, remote_id: str) -> pathlib.Path
+
     def open_range(self, remote_id: str, start: int, end: int) -> Iterator[bytes]:
         """Bytes start..end (inclusive) of the file, exactly."""
 

@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
 from channels import kinds, probes
-from channels.admin_display import health_badge, quota_bar
+from channels.admin_display import health_badge, quota_bar, quota_chart
 from channels.errors import ChannelError
 from channels.models import Channel, LocalChannel, S3Channel, WebDAVChannel
 
@@ -102,7 +102,7 @@ class KindChannelAdmin(admin.ModelAdmin):
     """The pages of one kind configured by its form (channels.kinds). Listed in the one list only."""
 
     kind = None
-    readonly_fields = ["health_badge", "last_error", "space", "test_button"]
+    readonly_fields = ["health_badge", "last_error", "space", "history", "test_button"]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = kinds.form_class(self.kind)
@@ -112,7 +112,9 @@ class KindChannelAdmin(admin.ModelAdmin):
         form = kinds.form_class(self.kind)
         fieldsets = [(None, {"fields": list(form.base_fields)})]
         if obj is not None and obj.pk:
-            fieldsets.append(("Status", {"fields": ["health_badge", "last_error", "space", "test_button"]}))
+            fieldsets.append(
+                ("Status", {"fields": ["health_badge", "last_error", "space", "history", "test_button"]})
+            )
         return fieldsets
 
     def has_module_permission(self, request):
@@ -125,6 +127,10 @@ class KindChannelAdmin(admin.ModelAdmin):
     @admin.display(description="Used / capacity")
     def space(self, obj):
         return used_bar(obj)
+
+    @admin.display(description="Space over time")
+    def history(self, obj):
+        return quota_chart(list(obj.quota_samples.order_by("-taken_at")[:200])[::-1])
 
     @admin.display(description="Test connection")
     def test_button(self, obj):

@@ -1,26 +1,10 @@
 import posixpath
-import re
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from channels.fields import EncryptedTextField
-
-TENANT_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-TENANT_NAMES = ("consumers", "common", "organizations")
-
-
-def validate_tenant(value):
-    if value in TENANT_NAMES or TENANT_GUID.match(value or ""):
-        return
-    raise ValidationError(
-        "Tenant ID must be consumers (personal accounts), common (personal and work or "
-        "school accounts), organizations (work or school accounts), or your directory "
-        "(tenant) ID, a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47 from the app's "
-        "Overview page in Microsoft Entra.",
-        code="invalid_tenant",
-    )
+from channels.dirty import SavesOnlyChanges
 
 
 def normalize_root_directory(value: str) -> str:
@@ -49,19 +33,15 @@ def normalize_root_directory(value: str) -> str:
     return posixpath.join(*parts) if parts else "imgbed"
 
 
-class Channel(models.Model):
-    """A place files are stored. One row per channel, whatever its kind."""
+class Channel(SavesOnlyChanges, models.Model):
+    """A place files are stored. One row per channel, whatever its kind; what only one
+    kind needs lives in its package (OneDriveSettings, S3Settings...), one row per channel."""
 
     class Kind(models.TextChoices):
         ONEDRIVE = "onedrive", "OneDrive"
         LOCAL = "local", "Local folder"
         S3 = "s3", "S3-compatible"
         WEBDAV = "webdav", "WebDAV"
-
-    class Cloud(models.TextChoices):
-        GLOBAL = "global", "Global (microsoft.com)"
-        CHINA = "china", "China (21Vianet)"
-        US_GOV = "usgov", "US Government"
 
     class Health(models.TextChoices):
         NOT_CONNECTED = "not_connected", "Not connected"
@@ -93,29 +73,12 @@ class Channel(models.Model):
     # Kept by the site: the bytes of its files stored here, for kinds that report no quota.
     stored_bytes = models.BigIntegerField(default=0, editable=False)
 
-    # OneDrive, as the setup guide names the fields.
-    client_id = models.CharField(
-        "client ID", max_length=100, blank=True, help_text="The Application (client) ID from Microsoft Entra."
-    )
-    client_secret = EncryptedTextField(
-        help_text="The client secret's Value (not its Secret ID) from Certificates & secrets."
-    )
-    tenant_id = models.CharField(
-        "tenant ID",
-        max_length=64,
-        default="consumers",
-        validators=[validate_tenant],
-        help_text="consumers (personal accounts), common (personal and work or school), "
-        "organizations, or the Directory (tenant) ID.",
-    )
-    refresh_token = EncryptedTextField(help_text="Leave empty and click Get Token, or paste the token here.")
     root_directory = models.CharField(
         max_length=400,
         default="imgbed",
         blank=True,
         help_text="Folder in the OneDrive that receives the files. Optional; defaults to imgbed.",
     )
-    cloud = models.CharField(max_length=10, choices=Cloud.choices, default=Cloud.GLOBAL)
     serve_mode = models.CharField(
         "serving",
         max_length=10,
@@ -125,12 +88,6 @@ class Channel(models.Model):
     )
 
     # Kept by the site.
-    access_token = EncryptedTextField(editable=False)
-    access_token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
-    token_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    account_name = models.CharField(max_length=200, blank=True, editable=False)
-    account_email = models.CharField(max_length=320, blank=True, editable=False)
-
     quota_total = models.BigIntegerField(null=True, blank=True, editable=False)
     quota_used = models.BigIntegerField(null=True, blank=True, editable=False)
     quota_remaining = models.BigIntegerField(null=True, blank=True, editable=False)
@@ -154,66 +111,15 @@ class Channel(models.Model):
     def __str__(self):
         return self.name
 
-    # Writers of a row save only what they changed. Workers rotate tokens and
-    # record health and quota while staff edit the same row: a full save from
-    # a form loaded before a rotation would write back a refresh token that
-    # Microsoft has already killed.
     # The kind a proxy model (OneDriveChannel, LocalChannel...) stands for.
     KIND = None
 
+    # Writers of a row save only what they changed (channels.dirty): workers record
+    # health and quota while staff edit the same row.
     def save(self, *args, **kwargs):
         if self.KIND is not None:
             self.kind = self.KIND
-        if (
-            kwargs.get("update_fields") is None
-            and not kwargs.get("force_insert")
-            and not self._state.adding
-            and hasattr(self, "_loaded")
-        ):
-            changed = self.changed_fields()
-            if not changed:
-                return
-            kwargs["update_fields"] = [*changed, "updated_at"]
         super().save(*args, **kwargs)
-        written = kwargs.get("update_fields")
-        if written is None:
-            self._remember([f.attname for f in self._meta.concrete_fields])
-        else:
-            self._remember([self._meta.get_field(name).attname for name in written])
-
-    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
-        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
-        names = fields or [f.attname for f in self._meta.concrete_fields]
-        self._remember([self._meta.get_field(name).attname for name in names])
-
-    @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
-        instance._loaded = {}
-        instance._remember(field_names)
-        return instance
-
-    def _remember(self, attnames):
-        if not hasattr(self, "_loaded"):
-            self._loaded = {}
-        for attname in attnames:
-            if attname in self.__dict__:
-                self._loaded[attname] = self.__dict__[attname]
-
-    def changed_fields(self) -> list[str]:
-        """Fields given another value on this instance since it was read."""
-        by_attname = {f.attname: f for f in self._meta.concrete_fields}
-        changed = []
-        for attname, loaded in getattr(self, "_loaded", {}).items():
-            current = self.__dict__.get(attname)
-            field = by_attname[attname]
-            if isinstance(field, EncryptedTextField):
-                # Model validation reads every field and sets it back, decrypted.
-                if not field.same_value(loaded, current):
-                    changed.append(attname)
-            elif current != loaded:
-                changed.append(attname)
-        return changed
 
     def clean(self):
         super().clean()
@@ -221,21 +127,6 @@ class Channel(models.Model):
             self.root_directory = normalize_root_directory(self.root_directory)
         except ValidationError as exc:
             raise ValidationError({"root_directory": exc.messages}) from None
-
-    def _is_set(self, name) -> bool:
-        return self._meta.get_field(name).is_set(self)
-
-    @property
-    def has_client_secret(self) -> bool:
-        return self._is_set("client_secret")
-
-    @property
-    def has_refresh_token(self) -> bool:
-        return self._is_set("refresh_token")
-
-    @property
-    def has_access_token(self) -> bool:
-        return self._is_set("access_token")
 
     def record_error(self, health, message):
         self.health = health
@@ -315,5 +206,6 @@ class WebDAVChannel(Channel):
 
 # Each kind's own settings live in its package.
 from channels.local.models import LocalSettings  # noqa: E402, F401
+from channels.onedrive.models import OneDriveSettings  # noqa: E402, F401
 from channels.s3.models import S3Settings  # noqa: E402, F401
 from channels.webdav.models import WebDAVSettings  # noqa: E402, F401

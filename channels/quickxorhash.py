@@ -93,6 +93,23 @@ class QuickXorHash:
     def length(self) -> int:
         return self._length
 
+    def state(self) -> str:
+        """The hash so far as text (its columns and length), to go on from with from_state():
+        an upload resumed later hashes only the bytes after those it covers."""
+        raw = self._columns.tobytes() + self._length.to_bytes(8, "little")
+        return base64.b64encode(raw).decode("ascii")
+
+    @classmethod
+    def from_state(cls, state: str) -> "QuickXorHash":
+        """The hash state() described; ValueError when `state` is not one."""
+        raw = base64.b64decode(state, validate=True)
+        if len(raw) != _ROW + 8:
+            raise ValueError("not a quickXorHash state")
+        restored = cls()
+        restored._columns[:] = np.frombuffer(raw[:_ROW], dtype=np.uint8)
+        restored._length = int.from_bytes(raw[_ROW:], "little")
+        return restored
+
 
 def quickxorhash_b64(data: bytes | memoryview) -> str:
     return QuickXorHash(data).b64digest()

@@ -10,6 +10,7 @@ from channels import probes
 from channels.errors import ChannelError
 from channels.models import Channel
 from channels.onedrive import connection
+from channels.onedrive.models import OneDriveSettings
 from imgbed_site import runs
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,8 @@ KEPT_ALIVE = (Channel.Health.CONNECTED, Channel.Health.DEGRADED, Channel.Health.
 
 
 def _channels():
-    return Channel.objects.filter(kind=Channel.Kind.ONEDRIVE, health__in=KEPT_ALIVE).exclude(refresh_token="")
+    with_token = OneDriveSettings.objects.exclude(refresh_token="").values("channel")
+    return Channel.objects.filter(kind=Channel.Kind.ONEDRIVE, health__in=KEPT_ALIVE, pk__in=with_token)
 
 
 def _nothing_to_do(what: str) -> str:

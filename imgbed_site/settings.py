@@ -190,6 +190,13 @@ IMGBED_UPLOAD_LEASE = env.int("IMGBED_UPLOAD_LEASE", default=600)
 IMGBED_DOWNLOAD_URL_TTL = env.int("IMGBED_DOWNLOAD_URL_TTL", default=300)
 # Part size of S3 multipart uploads in bytes (at least 5 MiB): a larger file goes up in parts of this size.
 IMGBED_S3_PART_SIZE = env.int("IMGBED_S3_PART_SIZE", default=8 * 1024 * 1024)
+# Files on local channels handed to the front web server instead of streamed by Django:
+# "nginx" (X-Accel-Redirect to IMGBED_SENDFILE_PREFIX + the file's absolute path, an internal
+# location) or "apache" (X-Sendfile, mod_xsendfile). Off by default: only behind a server set up for it.
+IMGBED_SENDFILE = env.str("IMGBED_SENDFILE", default="")
+IMGBED_SENDFILE_PREFIX = env.str("IMGBED_SENDFILE_PREFIX", default="/_imgbed_local")
+if IMGBED_SENDFILE not in ("", "nginx", "apache"):
+    raise ImproperlyConfigured("IMGBED_SENDFILE must be empty, nginx or apache.")
 # Longest wait a task sleeps in place for Retry-After; longer waits reschedule the task.
 IMGBED_MAX_INLINE_WAIT = env.float("IMGBED_MAX_INLINE_WAIT", default=60.0)
 

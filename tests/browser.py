@@ -1,5 +1,6 @@
 """Playwright driving the system's Chromium (Playwright's own download does not work here)."""
 
+import base64
 import os
 import shutil
 
@@ -45,3 +46,19 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+_DATA_TRANSFER = """(files) => {
+  const dt = new DataTransfer();
+  for (const f of files) {
+    const bytes = Uint8Array.from(atob(f.b64), c => c.charCodeAt(0));
+    dt.items.add(new File([bytes], f.name, { type: f.type }));
+  }
+  return dt;
+}"""
+
+
+def drop(page, selector, files):
+    """Drop files on an element as a person drags them from their desktop: (name, type, bytes) each."""
+    payload = [{"name": n, "type": t, "b64": base64.b64encode(b).decode()} for n, t, b in files]
+    page.dispatch_event(selector, "drop", {"dataTransfer": page.evaluate_handle(_DATA_TRANSFER, payload)})

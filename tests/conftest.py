@@ -45,9 +45,9 @@ def ada(emulator):
 @pytest.fixture
 def channel(entra_app, emulator, ada, db):
     """A saved channel holding a refresh token that works."""
-    from channels.models import OneDriveChannel
+    from tests.channels import onedrive_channel
 
-    return OneDriveChannel.objects.create(
+    return onedrive_channel(
         name="Main OneDrive",
         client_id=entra_app.client_id,
         client_secret=entra_app.client_secret,

@@ -36,16 +36,18 @@ import sys
 import django
 django.setup()
 from django.core.management import call_command
-from channels.models import Channel, OneDriveChannel
+from channels.models import Channel, OneDriveChannel, OneDriveSettings
 from uploads.models import UploadCode
 call_command("migrate", verbosity=0, interactive=False)
 code = UploadCode(label="access log test")
 code.set_code(sys.argv[1])
 code.save()
-OneDriveChannel.objects.create(
-    name="Log test OneDrive", client_id="client", client_secret="secret", tenant_id="consumers",
-    refresh_token="refresh", health=Channel.Health.CONNECTED,
+channel = OneDriveChannel.objects.create(
+    name="Log test OneDrive", health=Channel.Health.CONNECTED,
     quota_total=1 << 40, quota_used=0, quota_remaining=1 << 40, quota_state="normal",
+)
+OneDriveSettings.objects.create(
+    channel=channel, client_id="client", client_secret="secret", tenant_id="consumers", refresh_token="refresh"
 )
 """
 

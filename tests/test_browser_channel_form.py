@@ -2,7 +2,7 @@
 
 import pytest
 
-from channels.models import OneDriveChannel
+from tests.channels import onedrive_channel
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -66,7 +66,7 @@ def test_add_and_change_forms_follow_the_guide(page, site_url, admin_user):
     check_form(page, site_url)
     assert page.locator("#test-connection").count() == 0
 
-    channel = OneDriveChannel.objects.create(
+    channel = onedrive_channel(
         name="Main OneDrive", client_id="11111111-2222-3333-4444-555555555555", client_secret="v~" * 20
     )
     page.goto(f"{site_url}/admin/channels/onedrivechannel/{channel.pk}/change/")

@@ -63,7 +63,7 @@ def test_connect_onedrive_by_pasting_then_by_save_to_channel(page, site_url, adm
 
     # A saved channel: Get Token again, and Save to channel from the callback page.
     channel = OneDriveChannel.objects.get(name="Main OneDrive")
-    stored_before = channel.refresh_token
+    stored_before = channel.onedrive_settings.refresh_token
     page.goto(f"{site_url}/admin/channels/onedrivechannel/{channel.pk}/change/")
     assert "stored" in page.get_attribute("#id_client_secret", "placeholder")
     assert page.input_value("#id_client_secret") == ""
@@ -73,7 +73,7 @@ def test_connect_onedrive_by_pasting_then_by_save_to_channel(page, site_url, adm
     tab.wait_for_url(f"{site_url}/admin/channels/onedrivechannel/{channel.pk}/change/")
     assert "is saved" in tab.inner_text(".messagelist")
     channel.refresh_from_db()
-    assert channel.refresh_token == new_token != stored_before
+    assert channel.onedrive_settings.refresh_token == new_token != stored_before
     assert channel.health == Channel.Health.CONNECTED
 
     tab.goto(f"{site_url}/admin/channels/onedrivechannel/")

@@ -1,24 +1,15 @@
 """An uploader drops two files on the upload page, copies a Markdown link and opens it."""
 
-import base64
 import re
 
 import pytest
 
 from channels.models import Channel
+from tests.browser import drop
 from tests.files import png
 from uploads.models import StoredFile, UploadCode
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-DROP = """(files) => {
-  const dt = new DataTransfer();
-  for (const f of files) {
-    const bytes = Uint8Array.from(atob(f.b64), c => c.charCodeAt(0));
-    dt.items.add(new File([bytes], f.name, { type: f.type }));
-  }
-  return dt;
-}"""
 
 
 @pytest.fixture
@@ -40,11 +31,7 @@ def test_drop_two_files_copy_markdown_open_image(page, site_url, channel, onedri
     page.goto(site_url + "/")
     page.fill("#auth-code", "sesame")
     page.dispatch_event("#auth-code", "change")
-    files = [
-        {"name": "first.png", "type": "image/png", "b64": base64.b64encode(first).decode()},
-        {"name": "second photo.png", "type": "image/png", "b64": base64.b64encode(second).decode()},
-    ]
-    page.dispatch_event("#drop-zone", "drop", {"dataTransfer": page.evaluate_handle(DROP, files)})
+    drop(page, "#drop-zone", [("first.png", "image/png", first), ("second photo.png", "image/png", second)])
 
     page.wait_for_selector("#results .result >> nth=1")
     assert page.locator("#results .result progress").count() == 2  # a bar per file while it is sent

@@ -3,6 +3,7 @@ Test connection."""
 
 import pytest
 
+from channels import probes
 from channels.models import Channel, LocalChannel, LocalSettings
 
 pytestmark = pytest.mark.django_db
@@ -123,3 +124,13 @@ def test_editing_priority_from_the_list(admin_client, tmp_path):
     admin_client.post(LIST, data)
     disk.refresh_from_db()
     assert (disk.priority, disk.weight) == (3, 2)
+
+
+def test_every_kind_page_charts_its_space_readings(admin_client, tmp_path):
+    disk = local(tmp_path, capacity=10 * 1024**2)
+    page = admin_client.get(f"/admin/channels/localchannel/{disk.pk}/change/").content.decode()
+    assert "Not enough readings yet" in page
+    for _ in range(3):  # as the beat's pull_quotas records them
+        probes.read_quota(disk.pk)
+    page = admin_client.get(f"/admin/channels/localchannel/{disk.pk}/change/").content.decode()
+    assert '<svg class="quota-chart"' in page and "3 readings from" in page

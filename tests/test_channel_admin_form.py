@@ -70,10 +70,10 @@ def test_secret_inputs_are_write_only(staff_client, site_url):
     assert response.status_code == 302
     channel.refresh_from_db()
     assert channel.note == "edited"
-    assert channel.client_secret == "the-secret-value"
+    assert channel.onedrive_settings.client_secret == "the-secret-value"
     # A new value replaces it.
     staff_client.post(
         f"/admin/channels/onedrivechannel/{channel.pk}/change/", form_data(client_secret="new-one")
     )
     channel.refresh_from_db()
-    assert channel.client_secret == "new-one"
+    assert channel.onedrive_settings.client_secret == "new-one"

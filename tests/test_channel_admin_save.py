@@ -59,7 +59,7 @@ def test_a_pasted_secret_id_is_refused_and_says_paste_the_value(staff_client, en
 
 def test_the_secret_value_is_accepted(staff_client, entra_app):
     assert staff_client.post(ADD, form_data(entra_app)).status_code == 302
-    assert OneDriveChannel.objects.get().client_secret == entra_app.client_secret
+    assert OneDriveChannel.objects.get().onedrive_settings.client_secret == entra_app.client_secret
 
 
 def test_unreachable_microsoft_gives_one_message_saved_but_not_checked(
@@ -75,7 +75,7 @@ def test_unreachable_microsoft_gives_one_message_saved_but_not_checked(
     assert "Cannot reach Microsoft's sign-in service" in text
     assert "click Test connection" in text
     assert "successfully" not in text
-    assert OneDriveChannel.objects.get().refresh_token == token  # kept for the next check
+    assert OneDriveChannel.objects.get().onedrive_settings.refresh_token == token  # kept for the next check
 
     # The same on the change form.
     channel = OneDriveChannel.objects.get()

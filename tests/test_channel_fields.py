@@ -1,7 +1,8 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from channels.models import normalize_root_directory, validate_tenant
+from channels.models import normalize_root_directory
+from channels.onedrive.models import validate_tenant
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Every writer of a channel row writes only the fields it owns, so none undoes another.
+"""Every writer of a channel row, or of its OneDriveSettings, writes only the fields it owns, so
+none undoes another.
 
 Refresh tokens rotate: once a worker has redeemed one, Microsoft refuses it.
 A staff save of the change form, loaded before the rotation, must not write
@@ -9,10 +10,13 @@ import threading
 
 import pytest
 from django import db
+from django.db import connection as database
+from django.test.utils import CaptureQueriesContext
 
 from channels.forms import OneDriveChannelForm
 from channels.models import Channel
 from channels.onedrive import connection
+from channels.onedrive.models import OneDriveSettings
 from channels.tasks import refresh_tokens
 from tests.worker import wait_for
 
@@ -33,15 +37,16 @@ def change_url(channel):
 
 def note_only(channel, note):
     """The change form as staff send it after editing the note: secrets left empty."""
+    onedrive = channel.onedrive_settings
     return {
         "name": channel.name,
-        "client_id": channel.client_id,
+        "client_id": onedrive.client_id,
         "client_secret": "",
-        "tenant_id": channel.tenant_id,
+        "tenant_id": onedrive.tenant_id,
         "refresh_token": "",
         "root_directory": channel.root_directory,
         "enabled": "on",
-        "cloud": channel.cloud,
+        "cloud": onedrive.cloud,
         "serve_mode": channel.serve_mode,
         "note": note,
     }
@@ -58,18 +63,51 @@ def assert_alive(channel, emulator):
 
 
 def test_a_stale_row_saved_after_a_rotation_keeps_the_rotated_token(connected, emulator):
-    stale = Channel.objects.get(pk=connected.pk)  # as a form loads it
+    stale = Channel.objects.select_related("onedrive_settings").get(pk=connected.pk)  # as a form loads it
     connection.access_token(connected.pk, force=True)  # a worker rotates meanwhile
-    rotated = Channel.objects.get(pk=connected.pk)
+    rotated = OneDriveSettings.objects.get(channel=connected)
     stale.note = "edited"
     stale.save()
+    stale.onedrive_settings.save()
 
-    row = Channel.objects.get(pk=connected.pk)
-    assert row.note == "edited"
+    row = OneDriveSettings.objects.select_related("channel").get(channel=connected)
+    assert row.channel.note == "edited"
     assert row.refresh_token == rotated.refresh_token
     assert row.access_token == rotated.access_token
     assert row.token_refreshed_at == rotated.token_refreshed_at
     assert_alive(connected, emulator)
+
+
+def test_stale_settings_saved_after_a_rotation_write_only_what_changed(connected, emulator):
+    stale = OneDriveSettings.objects.get(channel=connected)
+    secret = stale.client_secret
+    connection.access_token(connected.pk, force=True)
+    rotated = OneDriveSettings.objects.get(channel=connected)
+    stale.full_clean()  # reads every field and sets it back, decrypted
+    stale.client_secret = secret  # the same secret, typed again
+    stale.account_name = "Ada L."
+    with CaptureQueriesContext(database) as queries:
+        stale.save()
+    [update] = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
+    assert "account_name" in update
+    assert "refresh_token" not in update and "client_secret" not in update
+
+    row = OneDriveSettings.objects.get(channel=connected)
+    assert row.account_name == "Ada L."
+    assert row.refresh_token == rotated.refresh_token
+    assert row.access_token == rotated.access_token
+    assert row.token_refreshed_at == rotated.token_refreshed_at
+    assert_alive(connected, emulator)
+
+
+def test_unchanged_rows_are_not_written(connected):
+    channel = Channel.objects.select_related("onedrive_settings").get(pk=connected.pk)
+    channel.full_clean()
+    channel.onedrive_settings.full_clean()
+    with CaptureQueriesContext(database) as queries:
+        channel.save()
+        channel.onedrive_settings.save()
+    assert queries.captured_queries == []
 
 
 def test_a_stale_row_saved_after_a_health_change_keeps_the_new_health(connected, emulator):

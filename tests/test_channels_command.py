@@ -4,6 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from channels.models import Channel, LocalSettings
+from channels.onedrive.models import OneDriveSettings
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +71,48 @@ def test_unknown_channel_names_the_known_ones(tmp_path, capsys):
     run(capsys, "add", "local", "--name", "Disk", "--set", f"path={tmp_path}", "--no-test")
     with pytest.raises(CommandError, match=r"No channel is named 'Nope' \(channels: Disk\)"):
         call_command("channels", "test", "Nope")
+
+
+def test_add_a_onedrive_channel_with_secrets_from_files(capsys, tmp_path, entra_app, emulator, ada):
+    (tmp_path / "secret").write_text(entra_app.client_secret + "\n")
+    (tmp_path / "token").write_text(emulator.issue_refresh_token(entra_app, ada))
+    out = run(
+        capsys,
+        "add",
+        "onedrive",
+        "--name",
+        "Main OneDrive",
+        "--set",
+        f"client_id={entra_app.client_id}",
+        "--set-file",
+        f"client_secret={tmp_path}/secret",
+        "--set-file",
+        f"refresh_token={tmp_path}/token",
+    )
+    assert "Added the onedrive channel Main OneDrive." in out
+    assert "Main OneDrive: works: connected as Ada Lovelace (ada@example.com)." in out
+    channel = Channel.objects.get(name="Main OneDrive")
+    signin = OneDriveSettings.objects.get(channel=channel)
+    assert (channel.kind, channel.health) == ("onedrive", Channel.Health.CONNECTED)
+    assert (signin.client_id, signin.tenant_id, signin.cloud) == (entra_app.client_id, "consumers", "global")
+    assert signin.client_secret == entra_app.client_secret
+    assert signin.account_name == "Ada Lovelace"
+
+
+def test_a_bad_onedrive_setting_names_the_field_and_adds_nothing(tmp_path, entra_app):
+    (tmp_path / "secret").write_text(entra_app.client_secret)
+    with pytest.raises(CommandError, match="tenant_id: Tenant ID must be consumers"):
+        call_command(
+            "channels",
+            "add",
+            "onedrive",
+            "--name",
+            "Main OneDrive",
+            "--set",
+            f"client_id={entra_app.client_id}",
+            "--set",
+            "tenant_id=contoso.com",
+            "--set-file",
+            f"client_secret={tmp_path}/secret",
+        )
+    assert not Channel.objects.exists() and not OneDriveSettings.objects.exists()

@@ -6,7 +6,9 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from channels.models import Channel, LocalChannel, LocalSettings
+from channels.models import Channel
+from channels.onedrive.models import OneDriveSettings
+from tests.channels import local_channel, s3_channel
 from tests.files import png
 from tests.worker import wait_for
 from uploads.models import StoredFile, UploadCode
@@ -16,13 +18,19 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CODE = "failover-code"
 
 
-@pytest.fixture
-def two_channels(channel, onedrive_settings, tmp_path):
+@pytest.fixture(params=["local", "s3"])
+def two_channels(request, channel, onedrive_settings, tmp_path):
+    """The OneDrive channel first, then a fallback: a local folder, or a bucket on the loopback S3 server."""
     channel.health = Channel.Health.CONNECTED
     channel.priority = 1
     channel.save()
-    fallback = LocalChannel.objects.create(name="Fallback disk", priority=2, health=Channel.Health.CONNECTED)
-    LocalSettings.objects.create(channel=fallback, path=str(tmp_path / "fallback"))
+    if request.param == "s3":
+        server = request.getfixturevalue("s3_server")
+        fallback = s3_channel(server, name="Fallback bucket", priority=2, health=Channel.Health.CONNECTED)
+    else:
+        fallback = local_channel(tmp_path / "fallback", name="Fallback disk", priority=2)
+        fallback.health = Channel.Health.CONNECTED
+        fallback.save()
     code = UploadCode(label="t")
     code.set_code(CODE)
     code.save()
@@ -41,7 +49,7 @@ def test_revoked_grant_moves_queued_files_to_the_next_channel(client, two_channe
     links = {name: upload(client, data, name) for name, data in files.items()}
     assert set(StoredFile.objects.values_list("channel_id", flat=True)) == {onedrive.pk}
     emulator.revoke_grants()
-    Channel.objects.filter(pk=onedrive.pk).update(access_token="", access_token_expires_at=None)
+    OneDriveSettings.objects.filter(channel=onedrive).update(access_token="", access_token_expires_at=None)
 
     start_worker(concurrency=2)
     wait_for(
@@ -50,7 +58,7 @@ def test_revoked_grant_moves_queued_files_to_the_next_channel(client, two_channe
     )
     for row in StoredFile.objects.all():
         assert row.channel_id == fallback.pk
-        assert "Moved from Main OneDrive to Fallback disk" in row.moved_note
+        assert f"Moved from Main OneDrive to {fallback.name}" in row.moved_note
         assert "Get Token" in row.moved_note
     assert emulator.files() == []
     assert Channel.objects.get(pk=onedrive.pk).health == Channel.Health.NEEDS_REAUTH

@@ -43,11 +43,11 @@ def test_add_form_round_trip_shows_the_refresh_token_and_account(staff_client, e
     assert saved.status_code == 302, saved.content.decode()[:2000]
     channel = OneDriveChannel.objects.get()
     assert channel.health == Channel.Health.CONNECTED
-    assert channel.account_email == "ada@example.com"
+    assert channel.onedrive_settings.account_email == "ada@example.com"
     assert channel.quota_total and channel.quota_read_at
     assert channel.root_directory == "imgbed"
     # The pasted token was redeemed and rotated: the stored one is the new one.
-    assert channel.refresh_token != token
+    assert channel.onedrive_settings.refresh_token != token
 
 
 def test_saved_channel_get_token_can_save_to_the_channel(staff_client, entra_app, emulator, channel):
@@ -62,9 +62,9 @@ def test_saved_channel_get_token_can_save_to_the_channel(staff_client, entra_app
     assert saved.status_code == 302
     assert saved["Location"] == f"/admin/channels/onedrivechannel/{channel.pk}/change/"
     channel.refresh_from_db()
-    assert channel.refresh_token == token
+    assert channel.onedrive_settings.refresh_token == token
     assert channel.health == Channel.Health.CONNECTED
-    assert channel.account_name == "Ada Lovelace"
+    assert channel.onedrive_settings.account_name == "Ada Lovelace"
     assert channel.quota_total is not None
 
     again = staff_client.post("/api/oauth/onedrive/save", {"key": key})
@@ -84,15 +84,15 @@ def test_get_token_admin_action_redirects_to_sign_in(staff_client, entra_app, em
 
 
 def test_test_connection_rotates_the_refresh_token_and_reads_quota(staff_client, channel, emulator):
-    before = channel.refresh_token
+    before = channel.onedrive_settings.refresh_token
     response = staff_client.post(
         "/admin/channels/onedrivechannel/", {"action": "test_connection", "_selected_action": [channel.pk]}
     )
     assert response.status_code == 302
     channel.refresh_from_db()
     assert channel.health == Channel.Health.CONNECTED
-    assert channel.refresh_token != before
-    assert channel.account_email == "ada@example.com"
+    assert channel.onedrive_settings.refresh_token != before
+    assert channel.onedrive_settings.account_email == "ada@example.com"
     assert channel.quota_total == 5 * 1024**3
 
 
@@ -128,3 +128,17 @@ def test_start_requires_staff(client, entra_app):
     response = start_get_token(client, entra_app)
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def test_get_token_saves_to_a_channel_that_has_no_sign_in_yet(staff_client, entra_app, emulator, ada):
+    """A OneDrive channel made without its settings (by code, not the form) gets them from the sign-in."""
+    channel = OneDriveChannel.objects.create(name="Bare OneDrive")
+    response = start_get_token(staff_client, entra_app, channel=channel)
+    page = staff_client.get(callback_path(consent(emulator, response["Location"])))
+    assert staff_client.post("/api/oauth/onedrive/save", {"key": page.context["save_key"]}).status_code == 302
+    channel.refresh_from_db()
+    assert channel.health == Channel.Health.CONNECTED
+    signin = channel.onedrive_settings
+    assert (signin.client_id, signin.client_secret) == (entra_app.client_id, entra_app.client_secret)
+    assert signin.refresh_token == page.context["refresh_token"]
+    assert signin.account_email == "ada@example.com"

@@ -52,10 +52,10 @@ def test_state_replayed(staff_client, entra_app, emulator, channel):
     response = start_get_token(staff_client, entra_app, channel=channel)
     location = callback_path(consent(emulator, response["Location"]))
     assert staff_client.get(location).status_code == 200
-    token_before = Channel.objects.get(pk=channel.pk).refresh_token
+    token_before = Channel.objects.get(pk=channel.pk).onedrive_settings.refresh_token
     page = staff_client.get(location)
     assert_failure_page(page, "already used")
-    assert Channel.objects.get(pk=channel.pk).refresh_token == token_before
+    assert Channel.objects.get(pk=channel.pk).onedrive_settings.refresh_token == token_before
 
 
 def test_state_expired(staff_client, entra_app, emulator, unchanged, monkeypatch):

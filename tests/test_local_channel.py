@@ -12,17 +12,12 @@ from channels.backends import backend_for
 from channels.errors import PermanentError
 from channels.models import Channel, LocalChannel, LocalSettings
 from channels.tasks import pull_quotas
+from tests.channels import local_channel
 from tests.files import png
 from tests.worker import wait_for
 from uploads.models import StoredFile, UploadCode
 
 CODE = "local-code"
-
-
-def local_channel(path, **fields):
-    channel = LocalChannel.objects.create(name=fields.pop("name", "Disk"), **fields)
-    LocalSettings.objects.create(channel=channel, path=str(path))
-    return channel
 
 
 class Stream:

@@ -11,6 +11,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.db import connection
 
+from channels.onedrive.models import OneDriveSettings
 from tests.oauth import callback_path, consent, start_get_token
 
 pytestmark = pytest.mark.django_db
@@ -97,8 +98,8 @@ def test_no_plaintext_secret_after_every_path(staff_client, entra_app, emulator,
         get(path)
 
     secrets = emulator.issued_secrets()
-    channel.refresh_from_db()
-    assert channel.refresh_token in secrets and channel.access_token in secrets  # the set is the real one
+    stored = OneDriveSettings.objects.get(channel=channel)
+    assert stored.refresh_token in secrets and stored.access_token in secrets  # the set is the real one
     assert len(secrets) >= 8
     assert_no_secret(database_dump(), secrets, "the database")
     assert_no_secret("\n".join(html), secrets, "the admin's HTML")

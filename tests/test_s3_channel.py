@@ -6,7 +6,6 @@ import hashlib
 import io
 import json
 import socket
-import uuid
 
 import pytest
 import requests
@@ -24,29 +23,12 @@ from channels.s3 import backend as s3_backend
 from channels.s3.backend import MIN_PART_SIZE, S3Backend, part_size
 from channels.s3.forms import S3ChannelForm
 from channels.s3.models import S3Settings
+from tests.channels import s3_channel
 from tests.files import png
 from tests.worker import wait_for
 from uploads.models import ApiToken, StoredFile, UploadCode
 
 MiB = 1024 * 1024
-
-
-def s3_channel(server, *, bucket=None, access_key_id=None, secret=None, public_base_url="", **fields):
-    channel = S3Channel.objects.create(
-        name=fields.pop("name", "Bucket"),
-        root_directory=fields.pop("root_directory", f"r-{uuid.uuid4().hex[:8]}"),
-        **fields,
-    )
-    S3Settings.objects.create(
-        channel=channel,
-        endpoint_url=server.url,
-        bucket=bucket or server.bucket,
-        region=server.region,
-        access_key_id=access_key_id or server.access_key_id,
-        secret_access_key=secret or server.secret_access_key,
-        public_base_url=public_base_url,
-    )
-    return channel
 
 
 class Stream:

@@ -5,7 +5,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from channels.crypto import SecretDecryptionError
-from channels.models import Channel, OneDriveChannel
+from channels.models import Channel
+from channels.onedrive.models import OneDriveSettings
+from tests.channels import onedrive_channel
 
 pytestmark = pytest.mark.django_db
 
@@ -16,15 +18,21 @@ REFRESH = "M.C123_BAY.0.U.-refresh-token-value"
 def make_channel(**kwargs):
     fields = dict(name="Main OneDrive", client_id="11111111-2222-3333-4444-555555555555")
     fields.update(kwargs)
-    return OneDriveChannel.objects.create(client_secret=SECRET, refresh_token=REFRESH, **fields)
+    return onedrive_channel(client_secret=SECRET, refresh_token=REFRESH, **fields)
 
 
 def raw_row(pk):
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT client_secret, refresh_token, access_token FROM channels_channel WHERE id = %s", [pk]
+            "SELECT client_secret, refresh_token, access_token FROM channels_onedrivesettings "
+            "WHERE channel_id = %s",
+            [pk],
         )
         return cursor.fetchone()
+
+
+def stored(channel):
+    return OneDriveSettings.objects.get(channel_id=channel.pk)
 
 
 def test_secrets_are_ciphertext_in_the_database_and_plaintext_on_the_model():
@@ -33,7 +41,7 @@ def test_secrets_are_ciphertext_in_the_database_and_plaintext_on_the_model():
     assert SECRET not in secret_raw and REFRESH not in refresh_raw
     assert secret_raw.startswith("gAAAAA")  # a Fernet token
     assert access_raw == ""  # "not set" stays empty, so forms can tell
-    fresh = Channel.objects.get(pk=channel.pk)
+    fresh = Channel.objects.get(pk=channel.pk).onedrive_settings
     assert fresh.client_secret == SECRET
     assert fresh.refresh_token == REFRESH
     assert fresh.has_client_secret and not fresh.has_access_token
@@ -45,17 +53,22 @@ def test_saving_other_fields_keeps_the_secret(settings):
     loaded = Channel.objects.get(pk=channel.pk)
     loaded.note = "changed"
     loaded.save()
+    settings_row = loaded.onedrive_settings
+    settings_row.tenant_id = "common"
+    settings_row.save()
     assert raw_row(channel.pk)[0] == before
-    assert Channel.objects.get(pk=channel.pk).client_secret == SECRET
+    assert stored(channel).client_secret == SECRET
+    assert stored(channel).tenant_id == "common"
 
 
 def test_wrong_key_raises_a_clear_error_and_never_returns_ciphertext(settings, new_key):
     channel = make_channel()
     settings.IMGBED_ENCRYPTION_KEYS = [new_key]
-    loaded = Channel.objects.get(pk=channel.pk)  # listing still works
+    loaded = Channel.objects.select_related("onedrive_settings").get(pk=channel.pk)  # listing still works
     assert loaded.name == "Main OneDrive"
+    assert loaded.onedrive_settings.client_id == "11111111-2222-3333-4444-555555555555"
     with pytest.raises(SecretDecryptionError, match="IMGBED_ENCRYPTION_KEYS"):
-        loaded.client_secret  # noqa: B018
+        loaded.onedrive_settings.client_secret  # noqa: B018
 
 
 def test_key_rotation_reencrypts_every_secret_under_the_newest_key(settings, new_key):
@@ -65,7 +78,7 @@ def test_key_rotation_reencrypts_every_secret_under_the_newest_key(settings, new
     call_command("rotate_encryption_keys")
     settings.IMGBED_ENCRYPTION_KEYS = [new_key]  # old key retired
     for channel in channels:
-        loaded = Channel.objects.get(pk=channel.pk)
+        loaded = stored(channel)
         assert loaded.client_secret == SECRET
         assert loaded.refresh_token == REFRESH
 

@@ -55,7 +55,7 @@ def test_concurrent_refresh_keeps_the_channel_connected_ten_times(connected, emu
         assert connected.health == Channel.Health.CONNECTED, connected.last_error
         assert emulator.token_redemptions == before + 1, f"round {round_}: more than one redemption"
         assert emulator.valid_refresh_tokens == 1
-        assert connected.access_token != stale
+        assert connected.onedrive_settings.access_token != stale
 
 
 def flush_broker():

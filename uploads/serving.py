@@ -11,6 +11,7 @@ import re
 import unicodedata
 from urllib.parse import quote
 
+from django.conf import settings
 from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.utils.http import http_date, parse_http_date_safe, quote_etag
 
@@ -157,6 +158,12 @@ def _respond(request, stored, staged, etag, last_modified):
             # The target expires (a presigned S3 URL, a Graph download URL): a cached redirect would outlive it.
             response["Cache-Control"] = "no-store"
             return response
+        if settings.IMGBED_SENDFILE and hasattr(backend, "local_path"):
+            try:
+                path = backend.local_path(stored.remote_id)
+            except ChannelError as exc:
+                raise _unavailable(stored, exc) from exc
+            return _common_headers(_sendfile(path), stored, etag, last_modified)
 
     try:
         byte_range = (
@@ -188,6 +195,16 @@ def _respond(request, stored, staged, etag, last_modified):
     if byte_range:
         response["Content-Range"] = f"bytes {start}-{end}/{stored.size}"
     return _common_headers(response, stored, etag, last_modified)
+
+
+def _sendfile(path):
+    """An empty answer the front server fills from disk (it does ranges and HEAD itself)."""
+    response = HttpResponse()
+    if settings.IMGBED_SENDFILE == "nginx":
+        response["X-Accel-Redirect"] = settings.IMGBED_SENDFILE_PREFIX.rstrip("/") + quote(str(path))
+    else:
+        response["X-Sendfile"] = str(path)
+    return response
 
 
 def _staged_body(fh, start, length):

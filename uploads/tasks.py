@@ -56,7 +56,7 @@ CLAIMED_FIELDS = (
     "upload_session_size",
     "receiving",
     "channel__kind",
-    "channel__cloud",
+    "channel__onedrive_settings__cloud",
     "channel__name",
     "channel__health",
 )
@@ -81,7 +81,9 @@ def claim(file_id) -> StoredFile | None:
     if not taken:
         return None
     # What the task reads of the channel is only what backend_for needs (secrets come later, locked).
-    return StoredFile.objects.select_related("channel").only(*CLAIMED_FIELDS).get(pk=file_id)
+    return (
+        StoredFile.objects.select_related("channel__onedrive_settings").only(*CLAIMED_FIELDS).get(pk=file_id)
+    )
 
 
 class _Lease:

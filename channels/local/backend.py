@@ -93,6 +93,13 @@ class LocalBackend:
     def redirect_url(self, remote_id) -> str | None:
         return None
 
+    def local_path(self, remote_id) -> Path:
+        """Where the file is on this host, for a front server to send it (X-Accel-Redirect, X-Sendfile)."""
+        path = self._path(remote_id)
+        if not path.is_file():
+            raise PermanentError(f"The file is missing from {self.root}.", code="itemNotFound")
+        return path
+
     def open_range(self, remote_id, start, end):
         path = self._path(remote_id)
         try:

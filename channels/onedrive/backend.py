@@ -1,5 +1,6 @@
-"""OneDrive as a channel backend: tokens from the channel row, bytes through Graph."""
+"""OneDrive as a channel backend: tokens from the channel's OneDriveSettings, bytes through Graph."""
 
+import functools
 from urllib.parse import quote
 
 from django.conf import settings
@@ -7,6 +8,7 @@ from django.conf import settings
 from channels.backends import Quota, RemoteFile
 from channels.errors import PermanentError
 from channels.onedrive import connection, endpoints, http, serving, upload
+from channels.onedrive.models import settings_of
 from channels.quickxorhash import QuickXorHash
 
 
@@ -35,12 +37,21 @@ def _hash_of(open_stream, size) -> str:
 
 
 class OneDriveBackend:
+    # store() takes hash_state and on_progress: a resumed session reads staging only from where it stopped.
+    checkpoints = True
+
     def __init__(self, channel):
         self.channel = channel
-        self.graph_base = endpoints.graph_base(channel.cloud)
         self.tokens = ChannelTokens(channel.pk)
 
-    def store(self, remote_path, open_stream, size, *, session_url, on_session) -> RemoteFile:
+    @functools.cached_property
+    def graph_base(self) -> str:
+        # Read when Graph is first called: serving a cached download URL needs none of it.
+        return endpoints.graph_base(settings_of(self.channel).cloud)
+
+    def store(
+        self, remote_path, open_stream, size, *, session_url, on_session, hash_state=None, on_progress=None
+    ) -> RemoteFile:
         try:
             result = upload.upload_file(
                 graph_base=self.graph_base,
@@ -52,6 +63,8 @@ class OneDriveBackend:
                 conflict="fail",
                 session_url=session_url,
                 on_session=on_session,
+                hash_state=hash_state,
+                on_progress=on_progress,
                 retry=upload.RetryPolicy(max_wait=settings.IMGBED_MAX_INLINE_WAIT),
                 session=http.session(),
             )
@@ -96,8 +109,8 @@ class OneDriveBackend:
         return Quota(drive.quota_total, drive.quota_used, drive.quota_remaining, drive.quota_deleted)
 
     def check(self) -> str:
-        checked = connection.check_connection(self.channel.pk)
-        return f"connected as {checked.account_name} ({checked.account_email})"
+        account = settings_of(connection.check_connection(self.channel.pk))
+        return f"connected as {account.account_name} ({account.account_email})"
 
     def delete(self, remote_id) -> None:
         upload.delete_item(self.graph_base, self.tokens, remote_id, session=http.session())

@@ -2,7 +2,9 @@
 
 Refresh tokens rotate on every use and the previous one stops working, so
 a redemption and the storing of its result happen under the channel's row
-lock: exactly one process redeems, the others read what it stored.
+lock: exactly one process redeems, the others read what it stored. The
+tokens and the account live in the channel's OneDriveSettings; health and
+quota on the channel row. Each writer saves only the fields it owns.
 """
 
 import datetime
@@ -17,6 +19,7 @@ from channels.errors import ChannelError, ConfigurationError, ReauthorizationReq
 from channels.models import Channel, QuotaSample
 from channels.onedrive import endpoints, identity
 from channels.onedrive.graph import AccessTokenExpired, Graph
+from channels.onedrive.models import OneDriveSettings, settings_of
 
 log = logging.getLogger(__name__)
 
@@ -24,39 +27,40 @@ log = logging.getLogger(__name__)
 EXPIRY_MARGIN = datetime.timedelta(minutes=5)
 
 
-def _credentials(channel):
+def _credentials(onedrive: OneDriveSettings):
     return dict(
-        client_id=channel.client_id,
-        client_secret=channel.client_secret,
-        tenant=channel.tenant_id,
-        cloud=channel.cloud,
+        client_id=onedrive.client_id,
+        client_secret=onedrive.client_secret,
+        tenant=onedrive.tenant_id,
+        cloud=onedrive.cloud,
     )
 
 
-def store_tokens(channel: Channel, tokens: identity.Tokens) -> None:
-    """Put a token response on the row (the caller saves)."""
-    channel.refresh_token = tokens.refresh_token
-    channel.access_token = tokens.access_token
-    channel.access_token_expires_at = tokens.expires_at
+def store_tokens(onedrive: OneDriveSettings, tokens: identity.Tokens) -> None:
+    """Put a token response on the settings row (the caller saves)."""
+    onedrive.refresh_token = tokens.refresh_token
+    onedrive.access_token = tokens.access_token
+    onedrive.access_token_expires_at = tokens.expires_at
 
 
-def _is_fresh(channel) -> bool:
+def _is_fresh(onedrive: OneDriveSettings) -> bool:
     return (
-        channel.access_token_expires_at is not None
-        and channel.access_token_expires_at - EXPIRY_MARGIN > timezone.now()
-        and channel.has_access_token
+        onedrive.access_token_expires_at is not None
+        and onedrive.access_token_expires_at - EXPIRY_MARGIN > timezone.now()
+        and onedrive.has_access_token
     )
 
 
 def _fresh_access_token(channel_id: int) -> str | None:
-    channel = (
-        Channel.objects.filter(pk=channel_id)
-        .only("health", "access_token", "access_token_expires_at")
+    onedrive = (
+        OneDriveSettings.objects.filter(channel_id=channel_id)
+        .select_related("channel")
+        .only("access_token", "access_token_expires_at", "channel__health")
         .first()
     )
-    if channel is None or channel.health == Channel.Health.NEEDS_REAUTH or not _is_fresh(channel):
+    if onedrive is None or onedrive.channel.health == Channel.Health.NEEDS_REAUTH or not _is_fresh(onedrive):
         return None
-    return channel.access_token
+    return onedrive.access_token
 
 
 def access_token(channel_id: int, *, force: bool = False, stale: str | None = None) -> str:
@@ -100,41 +104,45 @@ def _redeem(
 ) -> KeepAlive:
     failure = None
     with transaction.atomic():
+        # The channel's row lock serialises redemptions; its settings row is locked too,
+        # so what is read there is what the last redemption stored.
         channel = Channel.objects.select_for_update().get(pk=channel_id)
-        kept = KeepAlive(False, channel.token_refreshed_at, "")
+        onedrive = OneDriveSettings.objects.select_for_update().filter(channel=channel).first()
+        if onedrive is None:
+            onedrive = OneDriveSettings(channel=channel)  # nothing entered yet; never saved here
+        kept = KeepAlive(False, onedrive.token_refreshed_at, "")
         if (
             unless_refreshed_within is not None
-            and channel.token_refreshed_at
-            and channel.token_refreshed_at > timezone.now() - unless_refreshed_within
-            and channel.has_access_token
+            and onedrive.token_refreshed_at
+            and onedrive.token_refreshed_at > timezone.now() - unless_refreshed_within
+            and onedrive.has_access_token
         ):
-            return replace(kept, access_token=channel.access_token)
+            return replace(kept, access_token=onedrive.access_token)
         if channel.health == Channel.Health.NEEDS_REAUTH and not force:
             raise ReauthorizationRequired(channel.last_error or "The channel needs Get Token again.")
-        if _is_fresh(channel) and not force and (stale is None or channel.access_token != stale):
-            return replace(kept, access_token=channel.access_token)
-        if not channel.has_refresh_token:
+        if _is_fresh(onedrive) and not force and (stale is None or onedrive.access_token != stale):
+            return replace(kept, access_token=onedrive.access_token)
+        if not onedrive.has_refresh_token:
             failure = ReauthorizationRequired(
                 "The channel has no refresh token yet. Click Get Token to connect it."
             )
-        elif not channel.client_id or not channel.has_client_secret:
+        elif not onedrive.client_id or not onedrive.has_client_secret:
             failure = ConfigurationError("Fill in the Client ID and Client Secret, then click Get Token.")
         else:
             try:
-                tokens = identity.redeem_refresh_token(channel.refresh_token, **_credentials(channel))
+                tokens = identity.redeem_refresh_token(onedrive.refresh_token, **_credentials(onedrive))
             except ChannelError as exc:
                 failure = exc
             else:
-                store_tokens(channel, tokens)
-                channel.token_refreshed_at = timezone.now()
-                fields = ["refresh_token", "access_token", "access_token_expires_at", "token_refreshed_at"]
+                store_tokens(onedrive, tokens)
+                onedrive.token_refreshed_at = timezone.now()
+                onedrive.save(update_fields=OneDriveSettings.TOKEN_FIELDS)
                 if channel.health in (Channel.Health.DEGRADED, Channel.Health.ERROR):
                     # The identity platform answered: whatever failed before has passed.
                     channel.health, channel.last_error = Channel.Health.CONNECTED, ""
-                    fields += ["health", "last_error"]
-                channel.save(update_fields=[*fields, "updated_at"])
+                    channel.save(update_fields=["health", "last_error", "updated_at"])
                 log.info("channel %s: refresh token redeemed and rotated", channel_id)
-                return KeepAlive(True, channel.token_refreshed_at, tokens.access_token)
+                return KeepAlive(True, onedrive.token_refreshed_at, tokens.access_token)
     # Outside the transaction: the failure is recorded even though nothing else changed.
     health.record_failure(channel_id, failure)
     log.warning("channel %s: token refresh failed: %s", channel_id, failure)
@@ -142,7 +150,7 @@ def _redeem(
 
 
 def graph_for(channel: Channel, token: str) -> Graph:
-    return Graph(endpoints.graph_base(channel.cloud), token)
+    return Graph(endpoints.graph_base(settings_of(channel).cloud), token)
 
 
 QUOTA_FIELDS = [
@@ -165,9 +173,9 @@ def apply_drive(channel: Channel, drive: dict) -> None:
     channel.quota_read_at = timezone.now()
 
 
-def apply_account(channel: Channel, me: dict) -> None:
-    channel.account_name = (me.get("displayName") or "")[:200]
-    channel.account_email = (me.get("mail") or me.get("userPrincipalName") or "")[:320]
+def apply_account(onedrive: OneDriveSettings, me: dict) -> None:
+    onedrive.account_name = (me.get("displayName") or "")[:200]
+    onedrive.account_email = (me.get("mail") or me.get("userPrincipalName") or "")[:320]
 
 
 def read_account_and_drive(graph: Graph) -> tuple[dict, dict]:
@@ -177,11 +185,12 @@ def read_account_and_drive(graph: Graph) -> tuple[dict, dict]:
 def check_connection(channel_id: int) -> Channel:
     """Redeem the refresh token, read /me and /me/drive, and record what was found.
 
-    Raises the channel error after recording it; returns the updated channel.
+    Raises the channel error after recording it; returns the updated channel, its
+    onedrive_settings (with the account) loaded.
     """
     try:
         token = access_token(channel_id, force=True)
-        channel = Channel.objects.get(pk=channel_id)
+        channel = Channel.objects.select_related("onedrive_settings").get(pk=channel_id)
         try:
             me, drive = read_account_and_drive(graph_for(channel, token))
         except AccessTokenExpired:
@@ -195,21 +204,15 @@ def check_connection(channel_id: int) -> Channel:
 
 
 def connected(channel: Channel, me: dict, drive: dict) -> None:
-    apply_account(channel, me)
+    """Record a working connection: the account on the settings row, quota and health on the channel."""
+    onedrive = channel.onedrive_settings
+    apply_account(onedrive, me)
+    onedrive.save(update_fields=OneDriveSettings.ACCOUNT_FIELDS)
     apply_drive(channel, drive)
     channel.health = Channel.Health.CONNECTED
     channel.last_error = ""
     channel.checked_at = timezone.now()
-    fields = [
-        "account_name",
-        "account_email",
-        *QUOTA_FIELDS,
-        "health",
-        "last_error",
-        "checked_at",
-        "updated_at",
-    ]
-    channel.save(update_fields=fields)
+    channel.save(update_fields=[*QUOTA_FIELDS, "health", "last_error", "checked_at", "updated_at"])
     _sample(channel)
 
 
@@ -217,7 +220,7 @@ def pull_quota(channel_id: int) -> Channel:
     """Read /me/drive, store the figures and a history sample."""
     try:
         token = access_token(channel_id)
-        channel = Channel.objects.get(pk=channel_id)
+        channel = Channel.objects.select_related("onedrive_settings").get(pk=channel_id)
         try:
             drive = graph_for(channel, token).drive()
         except AccessTokenExpired:

@@ -91,6 +91,10 @@ def _ignore(url: str | None) -> None:
     pass
 
 
+def _ignore_progress(hash_state: str) -> None:
+    pass
+
+
 class _Client:
     """requests plus the rules every Graph call follows: retry, back off, refresh a token once."""
 
@@ -203,13 +207,18 @@ class _Source:
     """The staged file, read forward in bounded pieces, and the quickXorHash of
     the bytes from its start up to `hashed`: the bytes OneDrive holds."""
 
-    def __init__(self, open_stream: Callable[[int], BinaryIO], size: int):
+    def __init__(self, open_stream: Callable[[int], BinaryIO], size: int, hash_state: str | None = None):
         self.open_stream = open_stream
         self.size = size
         self._stream: BinaryIO | None = None
         self._position = 0
         self.hash = QuickXorHash()
-        self.hashed = 0
+        if hash_state:
+            try:
+                self.hash = QuickXorHash.from_state(hash_state)
+            except ValueError:
+                log.warning("ignoring a saved quickXorHash state that is not one: hashing from byte 0")
+        self.hashed = self.hash.length
         self._buffer = bytearray()
 
     def __enter__(self) -> "_Source":
@@ -289,6 +298,8 @@ def upload_file(
     conflict: str = "fail",
     session_url: str | None = None,
     on_session: Callable[[str | None], None] = _ignore,
+    hash_state: str | None = None,
+    on_progress: Callable[[str], None] | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
     session: requests.Session | None = None,
 ) -> UploadResult:
@@ -297,6 +308,11 @@ def upload_file(
     Raises TransientError (try again later, resuming `session_url` as saved
     through `on_session`), PermanentError (a person must act), ValueError for
     bad arguments; an error of `open_stream` propagates with the session kept.
+
+    `on_progress` gets the quickXorHash state of the bytes the session holds after
+    each fragment; passed back as `hash_state` with `session_url`, a resumed upload
+    hashes on from there and reads the staged file only from that byte on, not
+    from its start. A state covering more than the session holds is dropped.
     """
     check_fragment_size(fragment_size)
     if conflict not in CONFLICT_BEHAVIOURS:
@@ -304,7 +320,8 @@ def upload_file(
     if size < 0:
         raise ValueError("size must not be negative")
     item_url = f"{graph_base}/me/drive/root:/{_quote_path(remote_path)}:"
-    with _Client(tokens, retry, session) as client, _Source(open_stream, size) as source:
+    resumed_hash = hash_state if session_url else None
+    with _Client(tokens, retry, session) as client, _Source(open_stream, size, resumed_hash) as source:
         if size <= SIMPLE_UPLOAD_LIMIT:
             if session_url:  # left over from when the file was to go in fragments
                 cancel_session(session_url, session=client.http)
@@ -312,7 +329,15 @@ def upload_file(
             item = _simple_upload(client, source, item_url, conflict, remote_path)
         else:
             item = _session_upload(
-                client, source, item_url, conflict, remote_path, fragment_size, session_url, on_session
+                client,
+                source,
+                item_url,
+                conflict,
+                remote_path,
+                fragment_size,
+                session_url,
+                on_session,
+                on_progress or _ignore_progress,
             )
         return _verified(item, source, remote_path)
 
@@ -337,6 +362,7 @@ def _session_upload(
     fragment_size: int,
     session_url: str | None,
     on_session: Callable[[str | None], None],
+    on_progress: Callable[[str], None] = _ignore_progress,
 ) -> dict:
     url, offset = None, 0
     if session_url:
@@ -371,6 +397,7 @@ def _session_upload(
                 return response.json()
             if status == 202:
                 source.accept(offset, data)
+                on_progress(source.hash.state())
                 offset = _next_expected(response.json(), last + 1)
                 resyncs = 0
             elif status == 416 and resyncs < MAX_RESYNCS:

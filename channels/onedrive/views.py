@@ -16,9 +16,10 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_GET, require_POST
 
 from channels.errors import ChannelError
-from channels.models import Channel, OneDriveChannel, validate_tenant
+from channels.models import OneDriveChannel
 from channels.onedrive import connection, endpoints, identity, oauth
 from channels.onedrive.graph import Graph
+from channels.onedrive.models import OneDriveSettings, settings_of, validate_tenant
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +72,15 @@ def start(request):
         channel = OneDriveChannel.objects.filter(pk=request.POST["channel_id"]).first()
         if channel is None:
             return failure(request, "Channel not found", "The channel no longer exists.", status=404)
-    client_id = request.POST.get("client_id", "").strip() or (channel.client_id if channel else "")
-    tenant = request.POST.get("tenant_id", "").strip() or (channel.tenant_id if channel else "")
-    cloud = request.POST.get("cloud", "").strip() or (channel.cloud if channel else Channel.Cloud.GLOBAL)
+    stored = settings_of(channel) if channel else None
+    client_id = request.POST.get("client_id", "").strip() or (stored.client_id if stored else "")
+    tenant = request.POST.get("tenant_id", "").strip() or (stored.tenant_id if stored else "")
+    cloud = request.POST.get("cloud", "").strip() or (
+        stored.cloud if stored else OneDriveSettings.Cloud.GLOBAL
+    )
     secret = request.POST.get("client_secret", "").strip()
-    if not secret and channel is not None and channel.has_client_secret:
-        secret = channel.client_secret
+    if not secret and stored is not None and stored.has_client_secret:
+        secret = stored.client_secret
     missing = [label for label, value in (("Client ID", client_id), ("Client Secret", secret)) if not value]
     if missing:
         return failure(
@@ -90,7 +94,7 @@ def start(request):
         validate_tenant(tenant)
     except ValidationError as exc:
         return failure(request, "Tenant ID is not valid", exc.messages[0], channel=channel)
-    if cloud not in Channel.Cloud.values:
+    if cloud not in OneDriveSettings.Cloud.values:
         return failure(request, "Unknown cloud", "Choose Global, China or US Government.", channel=channel)
     try:
         auth_uri = oauth.begin(
@@ -187,23 +191,27 @@ def save(request):
     channel = OneDriveChannel.objects.filter(pk=result["channel_id"]).first()
     if channel is None:
         return failure(request, "Channel not found", "The channel no longer exists.", status=404)
+    onedrive = settings_of(channel)
     # The token belongs to the app it was issued to: keep the credentials that produced it.
-    channel.client_id = result["client_id"]
-    channel.client_secret = result["client_secret"]
-    channel.tenant_id = result["tenant"]
-    channel.cloud = result["cloud"]
-    channel.refresh_token = result["refresh_token"]
-    channel.access_token = result["access_token"]
-    channel.access_token_expires_at = datetime.datetime.fromtimestamp(result["expires_at"], tz=datetime.UTC)
-    channel.token_refreshed_at = timezone.now()
-    # Exactly the fields this sign-in owns: health, quota and the rest are written by connected().
-    channel.save(update_fields=[*GET_TOKEN_FIELDS, "updated_at"])
+    onedrive.client_id = result["client_id"]
+    onedrive.client_secret = result["client_secret"]
+    onedrive.tenant_id = result["tenant"]
+    onedrive.cloud = result["cloud"]
+    onedrive.refresh_token = result["refresh_token"]
+    onedrive.access_token = result["access_token"]
+    onedrive.access_token_expires_at = datetime.datetime.fromtimestamp(result["expires_at"], tz=datetime.UTC)
+    onedrive.token_refreshed_at = timezone.now()
+    if onedrive._state.adding:
+        onedrive.save()  # a channel saved before any of its sign-in was entered
+    else:
+        # Exactly the fields this sign-in owns: the account, health and quota are written by connected().
+        onedrive.save(update_fields=GET_TOKEN_FIELDS)
     connection.connected(channel, result["me"], result["drive"])
     log.info("channel %s: refresh token saved from Get Token", channel.pk)
     messages.success(
         request,
-        f"Connected {channel.name} to {channel.account_name or 'the account'} "
-        f"({channel.account_email}). The refresh token is saved.",
+        f"Connected {channel.name} to {onedrive.account_name or 'the account'} "
+        f"({onedrive.account_email}). The refresh token is saved.",
     )
     location = reverse("admin:channels_onedrivechannel_change", args=[channel.pk])
     if "application/json" in request.headers.get("Accept", ""):

@@ -136,12 +136,13 @@ class Command(BaseCommand):
 
 
 def _defaults(form_class) -> dict:
-    """A bound form has no initial values: give each field its model default, as the admin would."""
+    """A bound form has no initial values: give each field the one the admin shows (its model
+    default, whichever table of the kind holds it)."""
     values = {}
-    for name in form_class.base_fields:
-        model_field = next((f for f in form_class._meta.model._meta.fields if f.name == name), None)
-        if model_field is not None and model_field.has_default() and not callable(model_field.default):
-            if isinstance(model_field.default, bool):
-                continue  # a checkbox: absent means off
-            values[name] = model_field.default
+    for name, field in form_class.base_fields.items():
+        if field.initial is None or callable(field.initial):
+            continue
+        if isinstance(field.initial, bool):
+            continue  # a checkbox: absent means off
+        values[name] = field.initial
     return values
