@@ -1,8 +1,7 @@
 """The admin of every channel kind: one list of all channels, "Add channel" that asks for the
-kind, and the pages of the kinds configured by a form (local, S3, WebDAV).
-
-OneDrive has its own admin (channels.admin) for Get Token; every kind's rows
-show in the one list, and its pages open from there.
+kind, and KindChannelAdmin, the pages of a kind configured by its form (each kind's admin.py
+registers its proxy with it; OneDrive's adds Get Token). Every kind's rows show in the one
+list, and its pages open from there.
 """
 
 from django.contrib import admin, messages
@@ -16,15 +15,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from channels import kinds, probes
 from channels.admin_display import health_badge, quota_bar, quota_chart
 from channels.errors import ChannelError
-from channels.models import Channel, LocalChannel, S3Channel, WebDAVChannel
-
-# What a person picks from when adding a channel, and what each kind is for.
-KIND_BLURBS = {
-    Channel.Kind.ONEDRIVE: "A personal, work or school OneDrive, through a Microsoft Entra app registration.",
-    Channel.Kind.LOCAL: "A folder on this machine (or a disk the web process and the workers share).",
-    Channel.Kind.S3: "An S3-compatible bucket: Cloudflare R2, MinIO, Backblaze B2, Wasabi or AWS S3.",
-    Channel.Kind.WEBDAV: "A WebDAV server: Nextcloud, ownCloud, alist/OpenList, Synology or any RFC 4918 server.",
-}
+from channels.models import Channel
 
 
 def kind_url(channel_or_kind, action="change", *args):
@@ -73,8 +64,7 @@ class ChannelAdmin(admin.ModelAdmin):
             "title": "Add channel: choose its kind",
             "opts": self.model._meta,
             "choices": [
-                (label, KIND_BLURBS.get(value, ""), kind_url(value, "add"))
-                for value, label in Channel.Kind.choices
+                (kind.label, kind.blurb, kind_url(kind.name, "add")) for kind in kinds.KINDS.values()
             ],
         }
         return TemplateResponse(request, "admin/channels/choose_kind.html", context)
@@ -186,18 +176,3 @@ class KindChannelAdmin(admin.ModelAdmin):
 
     def response_post_save_change(self, request, obj):
         return redirect(reverse("admin:channels_channel_changelist"))
-
-
-@admin.register(LocalChannel)
-class LocalChannelAdmin(KindChannelAdmin):
-    kind = Channel.Kind.LOCAL
-
-
-@admin.register(S3Channel)
-class S3ChannelAdmin(KindChannelAdmin):
-    kind = Channel.Kind.S3
-
-
-@admin.register(WebDAVChannel)
-class WebDAVChannelAdmin(KindChannelAdmin):
-    kind = Channel.Kind.WEBDAV

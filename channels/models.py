@@ -1,9 +1,11 @@
 import posixpath
+from importlib import import_module
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from channels import kinds
 from channels.dirty import SavesOnlyChanges
 
 
@@ -37,11 +39,7 @@ class Channel(SavesOnlyChanges, models.Model):
     """A place files are stored. One row per channel, whatever its kind; what only one
     kind needs lives in its package (OneDriveSettings, S3Settings...), one row per channel."""
 
-    class Kind(models.TextChoices):
-        ONEDRIVE = "onedrive", "OneDrive"
-        LOCAL = "local", "Local folder"
-        S3 = "s3", "S3-compatible"
-        WEBDAV = "webdav", "WebDAV"
+    Kind = models.TextChoices("Kind", kinds.choices())  # channels.kinds: one entry per kind
 
     class Health(models.TextChoices):
         NOT_CONNECTED = "not_connected", "Not connected"
@@ -164,48 +162,6 @@ class KindManager(models.Manager):
         return super().get_queryset().filter(kind=self.kind)
 
 
-class OneDriveChannel(Channel):
-    """The OneDrive rows of Channel, with their own admin."""
-
-    KIND = Channel.Kind.ONEDRIVE
-    objects = KindManager(KIND)
-
-    class Meta:
-        proxy = True
-        verbose_name = "OneDrive channel"
-
-
-class LocalChannel(Channel):
-    """The local-folder rows of Channel, with their own admin."""
-
-    KIND = Channel.Kind.LOCAL
-    objects = KindManager(KIND)
-
-    class Meta:
-        proxy = True
-        verbose_name = "local folder channel"
-
-
-class S3Channel(Channel):
-    KIND = Channel.Kind.S3
-    objects = KindManager(KIND)
-
-    class Meta:
-        proxy = True
-        verbose_name = "S3-compatible channel"
-
-
-class WebDAVChannel(Channel):
-    KIND = Channel.Kind.WEBDAV
-    objects = KindManager(KIND)
-
-    class Meta:
-        proxy = True
-        verbose_name = "WebDAV channel"
-
-
-# Each kind's own settings live in its package.
-from channels.local.models import LocalSettings  # noqa: E402, F401
-from channels.onedrive.models import OneDriveSettings  # noqa: E402, F401
-from channels.s3.models import S3Settings  # noqa: E402, F401
-from channels.webdav.models import WebDAVSettings  # noqa: E402, F401
+# Each kind's package has its settings model and its proxy of Channel.
+for _kind in kinds.KINDS.values():
+    import_module(f"{_kind.package}.models")

@@ -2,8 +2,9 @@
 
 import uuid
 
-from channels.models import LocalChannel, LocalSettings, OneDriveChannel, S3Channel, S3Settings
-from channels.onedrive.models import OneDriveSettings
+from channels.local.models import LocalChannel, LocalSettings
+from channels.onedrive.models import OneDriveChannel, OneDriveSettings
+from channels.s3.models import S3Channel, S3Settings
 
 SIGN_IN_FIELDS = {f.name for f in OneDriveSettings._meta.concrete_fields} - {"channel"}
 

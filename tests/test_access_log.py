@@ -36,7 +36,8 @@ import sys
 import django
 django.setup()
 from django.core.management import call_command
-from channels.models import Channel, OneDriveChannel, OneDriveSettings
+from channels.models import Channel
+from channels.onedrive.models import OneDriveChannel, OneDriveSettings
 from uploads.models import UploadCode
 call_command("migrate", verbosity=0, interactive=False)
 code = UploadCode(label="access log test")

@@ -2,15 +2,10 @@
 
 import pytest
 
-from channels.models import (
-    LocalChannel,
-    LocalSettings,
-    OneDriveChannel,
-    S3Channel,
-    S3Settings,
-    WebDAVChannel,
-    WebDAVSettings,
-)
+from channels.local.models import LocalChannel, LocalSettings
+from channels.onedrive.models import OneDriveChannel
+from channels.s3.models import S3Channel, S3Settings
+from channels.webdav.models import WebDAVChannel, WebDAVSettings
 
 S3_SECRET = "s3-secret-never-listed"
 DAV_PASSWORD = "dav-password-never-listed"

@@ -3,7 +3,7 @@ and the bucket in the one list with its used / capacity bar. Against the loopbac
 
 import pytest
 
-from channels.models import S3Channel
+from channels.s3.models import S3Channel
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from channels.models import Channel, OneDriveChannel
+from channels.models import Channel
+from channels.onedrive.models import OneDriveChannel
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -4,7 +4,8 @@ Test connection."""
 import pytest
 
 from channels import probes
-from channels.models import Channel, LocalChannel, LocalSettings
+from channels.local.models import LocalChannel, LocalSettings
+from channels.models import Channel
 
 pytestmark = pytest.mark.django_db
 

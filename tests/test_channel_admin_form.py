@@ -2,7 +2,7 @@
 
 import pytest
 
-from channels.models import OneDriveChannel
+from channels.onedrive.models import OneDriveChannel
 
 pytestmark = pytest.mark.django_db
 

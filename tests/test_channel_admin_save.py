@@ -7,7 +7,7 @@ import pytest
 from django.contrib import messages
 from django.utils.html import strip_tags
 
-from channels.models import OneDriveChannel
+from channels.onedrive.models import OneDriveChannel
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,9 @@ from django import db
 from django.db import connection as database
 from django.test.utils import CaptureQueriesContext
 
-from channels.forms import OneDriveChannelForm
 from channels.models import Channel
 from channels.onedrive import connection
+from channels.onedrive.forms import OneDriveChannelForm
 from channels.onedrive.models import OneDriveSettings
 from channels.tasks import refresh_tokens
 from tests.worker import wait_for

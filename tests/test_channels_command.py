@@ -3,7 +3,8 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from channels.models import Channel, LocalSettings
+from channels.local.models import LocalSettings
+from channels.models import Channel
 from channels.onedrive.models import OneDriveSettings
 
 pytestmark = pytest.mark.django_db
@@ -90,7 +91,10 @@ def test_add_a_onedrive_channel_with_secrets_from_files(capsys, tmp_path, entra_
         f"refresh_token={tmp_path}/token",
     )
     assert "Added the onedrive channel Main OneDrive." in out
-    assert "Main OneDrive: works: connected as Ada Lovelace (ada@example.com)." in out
+    assert (
+        "Main OneDrive: works: connected as Ada Lovelace (ada@example.com); wrote, read back and deleted "
+        "a test file in imgbed." in out
+    )
     channel = Channel.objects.get(name="Main OneDrive")
     signin = OneDriveSettings.objects.get(channel=channel)
     assert (channel.kind, channel.health) == ("onedrive", Channel.Health.CONNECTED)

@@ -2,7 +2,8 @@
 
 import pytest
 
-from channels.models import Channel, OneDriveChannel
+from channels.models import Channel
+from channels.onedrive.models import OneDriveChannel
 from tests.oauth import CALLBACK, callback_path, consent, start_get_token
 
 pytestmark = pytest.mark.django_db
@@ -94,6 +95,23 @@ def test_test_connection_rotates_the_refresh_token_and_reads_quota(staff_client,
     assert channel.onedrive_settings.refresh_token != before
     assert channel.onedrive_settings.account_email == "ada@example.com"
     assert channel.quota_total == 5 * 1024**3
+
+
+def test_test_connection_writes_reads_back_and_deletes_a_file(staff_client, channel, emulator):
+    emulator.clear_log()
+    response = staff_client.post(
+        "/admin/channels/onedrivechannel/",
+        {"action": "test_connection", "_selected_action": [channel.pk]},
+        follow=True,
+    )
+    assert "wrote, read back and deleted a test file in imgbed" in response.content.decode()
+    calls = [(r.method, r.kind, r.status) for r in emulator.requests if r.kind in ("graph", "download")]
+    assert (
+        ("PUT", "graph", 201) in calls
+        and ("GET", "download", 206) in calls
+        and ("DELETE", "graph", 204) in calls
+    )
+    assert emulator.files() == []  # nothing left in the drive
 
 
 def test_test_connection_button_on_the_change_page(staff_client, channel):

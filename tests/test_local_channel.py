@@ -10,7 +10,8 @@ from django.core.management import call_command
 
 from channels.backends import backend_for
 from channels.errors import PermanentError
-from channels.models import Channel, LocalChannel, LocalSettings
+from channels.local.models import LocalChannel, LocalSettings
+from channels.models import Channel
 from channels.tasks import pull_quotas
 from tests.channels import local_channel
 from tests.files import png

@@ -65,7 +65,7 @@ def test_no_plaintext_secret_after_every_path(staff_client, entra_app, emulator,
             "note": "",
         },
     )
-    from channels.models import OneDriveChannel
+    from channels.onedrive.models import OneDriveChannel
 
     channel = OneDriveChannel.objects.get()
     assert channel.health == "connected"

@@ -18,11 +18,12 @@ from django.db import connection
 from channels import probes
 from channels.backends import backend_for
 from channels.errors import PermanentError, TransientError
-from channels.models import Channel, LocalChannel, LocalSettings, S3Channel
+from channels.local.models import LocalChannel, LocalSettings
+from channels.models import Channel
 from channels.s3 import backend as s3_backend
 from channels.s3.backend import MIN_PART_SIZE, S3Backend, part_size
 from channels.s3.forms import S3ChannelForm
-from channels.s3.models import S3Settings
+from channels.s3.models import S3Channel, S3Settings
 from tests.channels import s3_channel
 from tests.files import png
 from tests.worker import wait_for

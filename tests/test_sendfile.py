@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from channels.backends import backend_for
-from channels.models import LocalChannel, LocalSettings
+from channels.local.models import LocalChannel, LocalSettings
 from tests.files import png
 from uploads.models import StoredFile
 

@@ -16,10 +16,10 @@ from django.db import connection
 from channels import probes
 from channels.backends import backend_for
 from channels.errors import PermanentError, TransientError
-from channels.models import Channel, WebDAVChannel
+from channels.models import Channel
 from channels.webdav.backend import WebDAVBackend, parse_quota
 from channels.webdav.forms import WebDAVChannelForm
-from channels.webdav.models import WebDAVSettings
+from channels.webdav.models import WebDAVChannel, WebDAVSettings
 from tests.files import png
 from tests.worker import wait_for
 from uploads.models import StoredFile, UploadCode

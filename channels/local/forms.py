@@ -2,10 +2,9 @@ from pathlib import Path
 
 from django import forms
 
-from channels.local.models import LocalSettings
-from channels.models import LocalChannel, normalize_root_directory
-
-SHARED_FIELDS = ["name", "priority", "weight", "capacity", "fill_threshold", "enabled", "note"]
+from channels.forms import SHARED_FIELDS
+from channels.local.models import LocalChannel, LocalSettings
+from channels.models import normalize_root_directory
 
 
 class LocalChannelForm(forms.ModelForm):
@@ -18,7 +17,7 @@ class LocalChannelForm(forms.ModelForm):
 
     class Meta:
         model = LocalChannel
-        fields = ["name", "path", "root_directory", *SHARED_FIELDS[1:]]
+        fields = ["name", "path", "root_directory", *SHARED_FIELDS]
         widgets = {"note": forms.Textarea(attrs={"rows": 3})}
         labels = {"root_directory": "Subfolder"}
         help_texts = {

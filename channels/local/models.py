@@ -1,5 +1,7 @@
 from django.db import models
 
+from channels.models import Channel, KindManager
+
 
 class LocalSettings(models.Model):
     """Where a local channel keeps its files."""
@@ -19,3 +21,15 @@ class LocalSettings(models.Model):
 
     def __str__(self):
         return self.path
+
+
+class LocalChannel(Channel):
+    """The local-folder rows of Channel, with their own admin."""
+
+    KIND = "local"
+    objects = KindManager(KIND)
+
+    class Meta:
+        proxy = True
+        app_label = "channels"
+        verbose_name = "local folder channel"

@@ -1,6 +1,8 @@
 """OneDrive as a channel backend: tokens from the channel's OneDriveSettings, bytes through Graph."""
 
 import functools
+import io
+import uuid
 from urllib.parse import quote
 
 from django.conf import settings
@@ -109,8 +111,28 @@ class OneDriveBackend:
         return Quota(drive.quota_total, drive.quota_used, drive.quota_remaining, drive.quota_deleted)
 
     def check(self) -> str:
+        """Sign in and read the drive, then write a small file, read it back and delete it."""
         account = settings_of(connection.check_connection(self.channel.pk))
-        return f"connected as {account.account_name} ({account.account_email})"
+        folder = self.channel.root_directory.strip("/") or "imgbed"
+        data = b"imgbed connection check\n"
+        stored = self.store(
+            f"{folder}/.imgbed-check-{uuid.uuid4().hex}.txt",
+            lambda offset: io.BytesIO(data[offset:]),
+            len(data),
+            session_url=None,
+            on_session=lambda url: None,
+        )
+        try:
+            if b"".join(self.open_range(stored.remote_id, 0, len(data) - 1)) != data:
+                raise PermanentError(
+                    f"A test file written to {folder} read back differently.", code="ioError"
+                )
+        finally:
+            self.delete(stored.remote_id)
+        return (
+            f"connected as {account.account_name} ({account.account_email}); wrote, read back and "
+            f"deleted a test file in {folder}"
+        )
 
     def delete(self, remote_id) -> None:
         upload.delete_item(self.graph_base, self.tokens, remote_id, session=http.session())

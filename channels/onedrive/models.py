@@ -5,6 +5,7 @@ from django.db import models
 
 from channels.dirty import SavesOnlyChanges
 from channels.fields import EncryptedTextField
+from channels.models import Channel, KindManager
 
 TENANT_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 TENANT_NAMES = ("consumers", "common", "organizations")
@@ -95,3 +96,15 @@ def settings_of(channel) -> OneDriveSettings:
         return channel.onedrive_settings
     except OneDriveSettings.DoesNotExist:
         return OneDriveSettings(channel=channel)
+
+
+class OneDriveChannel(Channel):
+    """The OneDrive rows of Channel, with their own admin."""
+
+    KIND = "onedrive"
+    objects = KindManager(KIND)
+
+    class Meta:
+        proxy = True
+        app_label = "channels"
+        verbose_name = "OneDrive channel"

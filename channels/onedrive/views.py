@@ -16,10 +16,9 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_GET, require_POST
 
 from channels.errors import ChannelError
-from channels.models import OneDriveChannel
 from channels.onedrive import connection, endpoints, identity, oauth
 from channels.onedrive.graph import Graph
-from channels.onedrive.models import OneDriveSettings, settings_of, validate_tenant
+from channels.onedrive.models import OneDriveChannel, OneDriveSettings, settings_of, validate_tenant
 
 log = logging.getLogger(__name__)
 

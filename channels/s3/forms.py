@@ -4,11 +4,10 @@ from urllib.parse import urlparse
 from django import forms
 from django.conf import settings
 
-from channels.forms import secret_field
-from channels.models import S3Channel, normalize_root_directory
-from channels.s3.models import S3Settings
+from channels.forms import SHARED_FIELDS, secret_field
+from channels.models import normalize_root_directory
+from channels.s3.models import S3Channel, S3Settings
 
-SHARED_FIELDS = ["priority", "weight", "capacity", "fill_threshold", "enabled", "note"]
 # The S3Settings fields this form edits besides the secret, which is write-only.
 SETTINGS_FIELDS = ["endpoint_url", "bucket", "region", "access_key_id", "addressing_style", "public_base_url"]
 

@@ -1,6 +1,7 @@
 from django.db import models
 
 from channels.fields import EncryptedTextField
+from channels.models import Channel, KindManager
 
 
 class S3Settings(models.Model):
@@ -39,3 +40,15 @@ class S3Settings(models.Model):
 
     def __str__(self):
         return f"s3://{self.bucket}"
+
+
+class S3Channel(Channel):
+    """The S3-compatible rows of Channel, with their own admin."""
+
+    KIND = "s3"
+    objects = KindManager(KIND)
+
+    class Meta:
+        proxy = True
+        app_label = "channels"
+        verbose_name = "S3-compatible channel"

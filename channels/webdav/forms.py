@@ -2,20 +2,10 @@ from urllib.parse import urlsplit
 
 from django import forms
 
-from channels.forms import secret_field
-from channels.models import WebDAVChannel, normalize_root_directory
-from channels.webdav.models import WebDAVSettings
+from channels.forms import SHARED_FIELDS, secret_field
+from channels.models import normalize_root_directory
+from channels.webdav.models import WebDAVChannel, WebDAVSettings
 
-SHARED_FIELDS = [
-    "name",
-    "root_directory",
-    "priority",
-    "weight",
-    "capacity",
-    "fill_threshold",
-    "enabled",
-    "note",
-]
 SERVER_FIELDS = ["base_url", "username", "password"]
 
 BASE_URL_HELP = (
@@ -39,7 +29,7 @@ class WebDAVChannelForm(forms.ModelForm):
 
     class Meta:
         model = WebDAVChannel
-        fields = ["name", "base_url", "username", "password", *SHARED_FIELDS[1:]]
+        fields = ["name", "base_url", "username", "password", "root_directory", *SHARED_FIELDS]
         widgets = {"note": forms.Textarea(attrs={"rows": 3})}
         labels = {"name": "Channel name", "root_directory": "Root folder"}
         help_texts = {

@@ -1,6 +1,7 @@
 from django.db import models
 
 from channels.fields import EncryptedTextField
+from channels.models import Channel, KindManager
 
 
 class WebDAVSettings(models.Model):
@@ -23,3 +24,15 @@ class WebDAVSettings(models.Model):
 
     def __str__(self):
         return self.base_url
+
+
+class WebDAVChannel(Channel):
+    """The WebDAV rows of Channel, with their own admin."""
+
+    KIND = "webdav"
+    objects = KindManager(KIND)
+
+    class Meta:
+        proxy = True
+        app_label = "channels"
+        verbose_name = "WebDAV channel"

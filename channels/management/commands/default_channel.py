@@ -4,7 +4,8 @@ from django.db import transaction
 
 from channels import probes
 from channels.errors import ChannelError
-from channels.models import Channel, LocalChannel, LocalSettings
+from channels.local.models import LocalChannel, LocalSettings
+from channels.models import Channel
 
 
 class Command(BaseCommand):
