@@ -14,6 +14,10 @@ The emulator runs in its own process (bench/_emulator.py) with TCP_NODELAY
 on its connections; add_common_arguments() gives every script --keep (keep
 the temp dir with the processes' logs) and --stock-emulator.
 
+Stack.s3_server() and Stack.webdav_server() start the loopback S3 (moto) and
+WebDAV (WsgiDAV) servers the tests use, as their fixtures do, for
+bench/kinds.py; close() stops them with the rest.
+
 The measuring process itself also runs Django on the same settings, to
 create the channel row and to watch the rows' status.
 """
@@ -21,6 +25,7 @@ create the channel row and to watch the rows' status.
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -306,6 +311,18 @@ class Process:
             time.sleep(0.05)
         raise RuntimeError(f"{self.name} did not log {marker!r} in {timeout}s:\n{self.tail()}")
 
+    def wait_for_match(self, pattern: str, timeout: float = 60) -> re.Match:
+        """Wait for a line of the log that matches `pattern` (a regular expression, multiline); the match."""
+        regex = re.compile(pattern, re.MULTILINE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if found := regex.search(self.log()):
+                return found
+            if not self.alive():
+                raise RuntimeError(f"{self.name} exited:\n{self.tail()}")
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} logged no line like {pattern!r} in {timeout}s:\n{self.tail()}")
+
     def stop(self, timeout: float = 20):
         if self.alive():
             try:
@@ -363,7 +380,10 @@ class Web(Process):
             try:
                 with client() as http:
                     http.get(self.url + path, timeout=2)
-            except requests.ConnectionError:
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+            ):  # a loaded machine's first answer can be slow
                 time.sleep(0.1)
                 continue
             if len(self.worker_pids()) >= self.workers:
@@ -541,21 +561,26 @@ class Stack:
         self.emulator = json.loads(line)
 
     def _create_channel(self):
-        from channels.models import Channel, OneDriveChannel
+        from channels.models import Channel
+        from channels.onedrive.models import OneDriveChannel, OneDriveSettings
 
         # Quota figures as pull_quotas leaves them, so choosing a channel does what it does in production.
-        return OneDriveChannel.objects.create(
+        channel = OneDriveChannel.objects.create(
             name="Bench OneDrive",
-            client_id=self.emulator["client_id"],
-            client_secret=self.emulator["client_secret"],
-            tenant_id="consumers",
-            refresh_token=self.emulator["refresh_token"],
             health=Channel.Health.CONNECTED,
             quota_total=1024 * GiB,
             quota_used=0,
             quota_remaining=1024 * GiB,
             quota_state="normal",
         )
+        OneDriveSettings.objects.create(
+            channel=channel,
+            client_id=self.emulator["client_id"],
+            client_secret=self.emulator["client_secret"],
+            tenant_id="consumers",
+            refresh_token=self.emulator["refresh_token"],
+        )
+        return channel
 
     def web(self, name="web", **kwargs) -> Web:
         web = Web(name, self.env(), self.log_dir, **kwargs)
@@ -580,6 +605,37 @@ class Stack:
         process.stop()
         if process in self.processes:
             self.processes.remove(process)
+
+    # -- the loopback servers of the other channel kinds, started as the test fixtures start them
+
+    def s3_server(self):
+        """moto in server mode (`python -m tests.s3server`) holding the tests' private bucket;
+        (a tests.s3server.S3Server, its Process). Stopped by close() like the site's processes."""
+        from tests.s3server import S3Server
+
+        process = Process(
+            "s3server", [sys.executable, "-m", "tests.s3server"], dict(os.environ), self.log_dir
+        )
+        self.processes.append(process)
+        port = int(process.wait_for_match(r"^port (\d+)$", timeout=30).group(1))
+        server = S3Server(url=f"http://127.0.0.1:{port}")
+        server.client().create_bucket(Bucket=server.bucket)
+        return server, process
+
+    def webdav_server(self):
+        """WsgiDAV on cheroot (`python -m tests.webdavserver ROOT`) publishing a folder in the
+        temp dir; (a tests.webdavserver.DAVServer, its Process). Stopped by close()."""
+        from tests.webdavserver import PASSWORD, USER, _wait_until_it_answers
+
+        root = self.tmp / "webdav"
+        for share in ("files", "quota"):
+            (root / share).mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "DAV_USER": USER, "DAV_PASSWORD": PASSWORD}
+        process = Process(
+            "webdavserver", [sys.executable, "-m", "tests.webdavserver", str(root)], env, self.log_dir
+        )
+        self.processes.append(process)
+        return _wait_until_it_answers(root, process.log_path, process.popen), process
 
     # -- looking at rows
 
@@ -793,6 +849,64 @@ def run_load(url: str, payloads: list[bytes], clients: int, name="bench.png") ->
         "rate": len(results) / (last - first),
         "latencies": latencies,
         "ids": [r[2] for r in results],
+    }
+
+
+def run_gets(
+    url: str, paths: list[str], clients: int, *, expect=(200,), allow_redirects=False, check=None
+) -> dict:
+    """GET every path from `clients` threads (one session each), reading every body; redirects are
+    not followed unless asked. A status not in `expect`, or `check(path, response)` returning
+    words, is an error. Latencies and the rate from the first start to the last end."""
+    lock = threading.Lock()
+    queue = list(reversed(paths))
+    results = []
+    errors = []
+    stop = threading.Event()
+
+    def get_all():
+        with client() as session:
+            while not stop.is_set():
+                with lock:
+                    if not queue:
+                        return
+                    path = queue.pop()
+                started = time.monotonic()
+                try:
+                    response = session.get(url + path, allow_redirects=allow_redirects, timeout=60)
+                    size = len(response.content)
+                    problem = None
+                    if response.status_code not in expect:
+                        problem = f"{path}: {response.status_code} {response.text[:200]}"
+                    elif check is not None:
+                        problem = check(path, response)
+                except requests.RequestException as exc:
+                    size, problem = 0, f"{path}: {exc!r}"
+                ended = time.monotonic()
+                with lock:
+                    if problem:
+                        errors.append(problem)
+                    else:
+                        results.append((started, ended, size))
+
+    threads = [threading.Thread(target=get_all, daemon=True) for _ in range(clients)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        stop.set()
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {len(paths)} GETs failed, e.g. {errors[0]}")
+    first = min(r[0] for r in results)
+    last = max(r[1] for r in results)
+    return {
+        "count": len(results),
+        "seconds": last - first,
+        "rate": len(results) / (last - first),
+        "latencies": sorted(r[1] - r[0] for r in results),
+        "bytes": sum(r[2] for r in results),
     }
 
 

@@ -61,6 +61,21 @@ class FileStream:
 
 
 @pytest.mark.django_db
+def test_a_folder_removed_on_the_server_is_made_again_on_retry(webdav_server):
+    import shutil
+
+    channel = dav_channel(webdav_server)
+    backend = backend_for(channel)
+    first, second = png(1000), png(2000)
+    backend.store(f"{channel.root_directory}/a/one.png", Stream(first), len(first))
+    shutil.rmtree(webdav_server.root / "files" / channel.root_directory / "a")  # someone tidied the server
+    with pytest.raises(TransientError):  # a 409, or the connection closed on the PUT
+        backend.store(f"{channel.root_directory}/a/two.png", Stream(second), len(second))
+    backend.store(f"{channel.root_directory}/a/two.png", Stream(second), len(second))  # the retry
+    assert (webdav_server.root / "files" / channel.root_directory / "a" / "two.png").read_bytes() == second
+
+
+@pytest.mark.django_db
 def test_store_into_nested_folders_read_ranges_and_delete(webdav_server):
     channel = dav_channel(webdav_server)
     backend = backend_for(channel)

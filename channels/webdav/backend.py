@@ -71,6 +71,10 @@ def _retry_after(response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+# (base URL, folder) pairs known to exist on their server, for this process.
+_FOLDERS_THERE: set[tuple[str, str]] = set()
+
+
 class WebDAVBackend:
     def __init__(self, channel):
         self.channel = channel
@@ -169,9 +173,17 @@ class WebDAVBackend:
     # Folders and files.
 
     def _make_folder(self, folder: str) -> None:
-        """MKCOL the folder and any missing parents: 405 means it exists, 409 a missing parent."""
-        if not folder:
+        """MKCOL the folder and any missing parents: 405 means it exists, 409 a missing parent.
+
+        Folders this process made or found are remembered: most uploads go to a folder that
+        exists, and an MKCOL answering 405 cost a tenth of a store. A folder removed on the
+        server meanwhile makes the PUT fail with 409, which forgets it (see store)."""
+        if not folder or (self.base_url, folder) in _FOLDERS_THERE:
             return
+        self._mkcol(folder)
+        _FOLDERS_THERE.add((self.base_url, folder))
+
+    def _mkcol(self, folder: str) -> None:
         response = self._request("MKCOL", self._url(folder, folder=True))
         response.close()
         if response.status_code in (200, 201, 204, 405):
@@ -180,7 +192,7 @@ class WebDAVBackend:
         if response.status_code in (404, 409):
             if not parent:
                 raise self._bad_base_url()
-            self._make_folder(parent)
+            self._mkcol(parent)
             response = self._request("MKCOL", self._url(folder, folder=True))
             response.close()
             if response.status_code in (200, 201, 204, 405):
@@ -254,6 +266,7 @@ class WebDAVBackend:
         self._make_folder(folder)
         # Not a ".part" name: Nextcloud refuses those.
         partial = "/".join(p for p in (folder, f".{name}.{uuid.uuid4().hex}.uploading") if p)
+        moved = False
         try:
             with open_stream(0) as source:
                 body = _CountingReader(source, size)
@@ -262,6 +275,12 @@ class WebDAVBackend:
                     self._url(partial),
                     data=body,
                     headers={"Content-Type": "application/octet-stream", "If-None-Match": "*"},
+                )
+            if response.status_code == 409:
+                response.close()
+                raise TransientError(
+                    f"The folder {self._where(folder)} is missing on the WebDAV server. Will make it and retry.",
+                    code="folderGone",
                 )
             if not response.ok:
                 raise self._fail(response, f"write {self._where(remote_path)}")
@@ -277,8 +296,15 @@ class WebDAVBackend:
                 raise self._exists_error(remote_path)
             if not response.ok:
                 raise self._fail(response, f"move the uploaded file into place at {self._where(remote_path)}")
+            moved = True
+        except BaseException:
+            # The folder is in doubt (a 409, or a server that answers a missing folder by closing
+            # the connection): the retry creates it again.
+            _FOLDERS_THERE.discard((self.base_url, folder))
+            raise
         finally:
-            self._delete_quietly(partial)
+            if not moved:  # after a MOVE there is nothing left at the temporary name
+                self._delete_quietly(partial)
         stored = self._size(remote_path)
         if stored != size:
             raise TransientError(
