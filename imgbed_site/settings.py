@@ -6,6 +6,7 @@ with an error that names the variable.
 """
 
 import datetime
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -81,6 +82,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "channels.apps.ChannelsConfig",
     "uploads.apps.UploadsConfig",
+    "library.apps.LibraryConfig",
     "ops.apps.OpsConfig",
 ]
 
@@ -199,6 +201,19 @@ if IMGBED_SENDFILE not in ("", "nginx", "apache"):
     raise ImproperlyConfigured("IMGBED_SENDFILE must be empty, nginx or apache.")
 # Longest wait a task sleeps in place for Retry-After; longer waits reschedule the task.
 IMGBED_MAX_INLINE_WAIT = env.float("IMGBED_MAX_INLINE_WAIT", default=60.0)
+
+# Front servers (IPs and CIDR ranges; "unix" for one on a Unix socket) whose X-Forwarded-For is
+# believed: the client's address for the upload block-list and the files' records. Empty: the
+# direct peer is the client and X-Forwarded-For is ignored.
+IMGBED_TRUSTED_PROXIES = env.list("IMGBED_TRUSTED_PROXIES", default=[])
+for _proxy in IMGBED_TRUSTED_PROXIES:
+    try:
+        if _proxy.strip().lower() != "unix":
+            ipaddress.ip_network(_proxy.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"IMGBED_TRUSTED_PROXIES: {_proxy!r} is not an IP address, a CIDR range (like 10.0.0.0/8) or unix."
+        ) from None
 
 # Celery. The laptop default is kombu's filesystem transport: no server.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://"

@@ -11,5 +11,6 @@ urlpatterns = [
     path("admin/operations/retry/<int:pk>/", admin.site.admin_view(ops.retry), name="ops_retry"),
     path("admin/", admin.site.urls),
     path("", include("channels.urls")),
+    path("", include("library.urls")),
     path("", include("uploads.urls")),
 ]

@@ -5,8 +5,8 @@ import struct
 import zlib
 
 
-def png(payload_size: int = 0, seed: int = 0) -> bytes:
-    """A valid 1x1 PNG, followed by `payload_size` random bytes in an ancillary chunk."""
+def png(payload_size: int = 0, seed: int = 0, width: int = 1, height: int = 1) -> bytes:
+    """A valid PNG (1x1 unless sized), followed by `payload_size` random bytes in an ancillary chunk."""
 
     def chunk(kind, data):
         return (
@@ -16,8 +16,8 @@ def png(payload_size: int = 0, seed: int = 0) -> bytes:
             + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
         )
 
-    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)
-    idat = zlib.compress(b"\x00\xff\x00\x00\xff")
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    idat = zlib.compress((b"\x00" + b"\xff\x00\x00\xff" * width) * height)
     extra = chunk(b"tEXt", os.urandom(payload_size)) if payload_size else b""
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + extra + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 

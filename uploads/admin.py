@@ -138,8 +138,17 @@ class UploadCodeAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "hint", "can_upload", "can_delete", "can_list", "expires_at", "last_used_at"]
-    fields = ["name", "can_upload", "can_delete", "can_list", "expires_at"]
+    list_display = [
+        "name",
+        "hint",
+        "can_upload",
+        "can_delete",
+        "can_list",
+        "can_manage",
+        "expires_at",
+        "last_used_at",
+    ]
+    fields = ["name", "can_upload", "can_delete", "can_list", "can_manage", "expires_at"]
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -12,11 +12,13 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from channels.models import Channel
-from uploads import lifecycle, staging
+from imgbed_site import runtime
+from uploads import dimensions, staging
 from uploads.auth import NotAuthorized, identify
 from uploads.channel_choice import NoChannel, choose
+from uploads.client_ip import client_ip, parse_ip
 from uploads.early_start import EarlyStart
-from uploads.models import StoredFile
+from uploads.models import FormerId, StoredFile
 from uploads.naming import NAME_TYPES, NoFreeId, clean_folder, clean_name, make_id
 from uploads.sniff import allowed, sniff
 from uploads.staging import FileTooLarge, StagingUploadHandler
@@ -55,10 +57,6 @@ def no_channel(request, exc):
     return error(message, exc.status)
 
 
-def client_ip(request):
-    return request.META.get("REMOTE_ADDR") or None
-
-
 def _human(n):
     return filesizeformat(n).replace("\xa0", " ")
 
@@ -69,6 +67,14 @@ def upload(request):
         return _cors(HttpResponse(status=204))
     if request.method != "POST":
         return error("Use POST with a multipart/form-data body and the file in the field 'file'.", 405)
+    address = client_ip(request)
+    if runtime.current().upload_blocked(parse_ip(address)):
+        # Before anything else: the body is not read, no query is made.
+        return error(
+            f"Uploads from your address ({address}) are blocked by this site's staff. "
+            "If you think this is a mistake, contact them and give them this address.",
+            403,
+        )
     try:
         uploader = identify(request)
     except NotAuthorized as exc:
@@ -173,10 +179,15 @@ def _accept(upload, received, early):
             f"name). Allowed: {', '.join(settings.IMGBED_ALLOWED_TYPES)}.",
             415,
         )
+    pixels = _measure(sniffed, received)
     if early is not None and early.row is not None:
         stored = early.finish(received)
         if stored is None:
             return error("The upload took too long to finish. Send the file again.", 503)
+        if pixels is not None:
+            # Its row was made from the first bytes; the whole file is in now.
+            StoredFile.objects.filter(pk=stored.pk).update(width=pixels[0], height=pixels[1])
+            stored.width, stored.height = pixels
     else:
         try:
             # Chosen now the size is known: queued bytes count against the space left.
@@ -186,7 +197,7 @@ def _accept(upload, received, early):
         staged_name = staging.commit(received)
         try:
             stored = _create_row(
-                upload, received.name, received.size, received.sha256, sniffed, channel, staged_name
+                upload, received.name, received.size, received.sha256, sniffed, channel, staged_name, pixels
             )
         except NoChannel as exc:
             staging.remove(staged_name)
@@ -203,30 +214,41 @@ def _accept(upload, received, early):
     return _cors(JsonResponse([{"src": src}], safe=False))
 
 
-def _create_row(upload, original_name, size, sha256, sniffed, channel, staged_name, receiving=False):
+def _measure(sniffed, received):
+    """(width, height) of an image, from its header (the kept head, a few reads of the received file
+    beyond it); None for anything else. Never decodes the pixels."""
+    if sniffed.category != "image":
+        return None
+    return dimensions.measure(received.head, getattr(received, "temp_path", None))
+
+
+def _create_row(
+    upload, original_name, size, sha256, sniffed, channel, staged_name, pixels=None, receiving=False
+):
     """The committed row with a free public id, its task enqueued; None when no id is free."""
     folder, uploader = upload.folder, upload.uploader
     name = clean_name(original_name or "")
     prefix = f"{folder}/" if folder else ""
 
-    def exists(candidate):
-        return StoredFile.objects.filter(public_id=prefix + candidate).exists()
+    def an_old_link(candidate):
+        # A moved file's former id: its link redirects, and its object still sits at that remote path.
+        return FormerId.objects.filter(public_id=prefix + candidate).exists()
 
-    def never(candidate):
-        return False
+    def exists(candidate):
+        return StoredFile.objects.filter(public_id=prefix + candidate).exists() or an_old_link(candidate)
 
     def next_index():
         return StoredFile.objects.filter(folder=folder).count() + 1
 
     for attempt in range(5):
-        # The unique index is the real check, so the first try takes the name as free
-        # (it nearly always is); after a clash the numbered variants are asked for.
+        # The unique index is the real check for live ids, so the first try asks only about
+        # old links (it nearly always is free); after a clash the numbered variants are asked for.
         try:
             public_id = prefix + make_id(
                 upload.name_type,
                 name,
                 sniffed.extension,
-                exists=exists if attempt else never,
+                exists=exists if attempt else an_old_link,
                 next_index=next_index,
             )
         except NoFreeId:
@@ -248,6 +270,8 @@ def _create_row(upload, original_name, size, sha256, sniffed, channel, staged_na
                     api_token=uploader.token,
                     upload_code=uploader.code,
                     uploader_ip=client_ip(upload.request),
+                    width=pixels[0] if pixels else None,
+                    height=pixels[1] if pixels else None,
                     receiving=receiving,
                 )
         except IntegrityError:
@@ -271,25 +295,6 @@ def _one_statement():
 
 
 @csrf_exempt
-def delete(request, public_id):
-    if request.method == "OPTIONS":
-        return _cors(HttpResponse(status=204))
-    if request.method not in ("DELETE", "POST"):
-        return error("Use DELETE (or POST).", 405)
-    try:
-        uploader = identify(request)
-    except NotAuthorized as exc:
-        return error(str(exc), 401)
-    if uploader.token is None and uploader.user is None or not uploader.can("delete"):
-        return error("Deleting needs an API token with the delete permission.", 403)
-    stored = StoredFile.objects.filter(public_id=public_id).exclude(status=StoredFile.Status.DELETED).first()
-    if stored is None:
-        return error("No such file.", 404)
-    with transaction.atomic():
-        lifecycle.delete(stored)
-    return _cors(JsonResponse({"deleted": public_id}))
-
-
 def channels(request):
     """Enabled channels by kind, as ImgBed lists them; names and kinds only."""
     listing = {kind: [] for kind in Channel.Kind.values}

@@ -51,10 +51,24 @@ def _csrf_ok(request) -> bool:
     return CsrfViewMiddleware(lambda r: None).process_view(probe, None, (), {}) is None
 
 
-def identify(request) -> Uploader:
-    header = request.headers.get("Authorization", "")
+def bearer_token(request) -> str | None:
+    """The API token in the Authorization header: `Bearer <token>`, or the bare token as the whole
+    value (ImgBed's clients send either). A value with a space in it is another scheme (Basic...)."""
+    header = request.headers.get("Authorization", "").strip()
     if header.lower().startswith("bearer "):
-        token = ApiToken.matching(header[7:].strip())
+        return header[7:].strip()
+    if header and " " not in header:
+        return header
+    return None
+
+
+def identify(request, *, reads_only=False) -> Uploader:
+    """Who sent the request. A browser session counts only with the CSRF header, unless the
+    caller says the request only reads (`reads_only`): another site's page can make a browser
+    send the cookie, but cannot read the answer."""
+    bearer = bearer_token(request)
+    if bearer is not None:
+        token = ApiToken.matching(bearer)
         if token is None:
             raise NotAuthorized("The API token is not valid or has expired. Create a new one in the admin.")
         _touch(token)
@@ -66,7 +80,7 @@ def identify(request) -> Uploader:
             raise NotAuthorized("The auth code is wrong. Ask the site's staff for the current code.")
         _touch(found)
         return Uploader(code=found)
-    if request.user.is_authenticated and request.user.is_active and _csrf_ok(request):
+    if request.user.is_authenticated and request.user.is_active and (reads_only or _csrf_ok(request)):
         return Uploader(user=request.user)
     if settings.IMGBED_PUBLIC_UPLOADS:
         return Uploader()

@@ -3,6 +3,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from channels.fields import EncryptedTextField
@@ -51,6 +52,12 @@ class ApiToken(models.Model):
     can_upload = models.BooleanField("upload", default=True)
     can_delete = models.BooleanField("delete", default=False)
     can_list = models.BooleanField("list", default=False)
+    can_manage = models.BooleanField(
+        "manage",
+        default=False,
+        help_text="Move, rename, tag, block and edit files through /api/manage/ (listing needs list, "
+        "deleting delete).",
+    )
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -83,6 +90,12 @@ class ApiToken(models.Model):
         return found
 
 
+# The files a listing shows: not deleted (uploads.lifecycle.delete sets deleted_at with the status),
+# and not still arriving (their links are not given out yet). No parameters in it: SQLite uses a
+# partial index only for a query whose WHERE repeats the index's own literally.
+LIVE = Q(receiving=False, deleted_at__isnull=True)
+
+
 class StoredFile(models.Model):
     """One upload, from the moment its bytes are staged until it is deleted."""
 
@@ -92,6 +105,11 @@ class StoredFile(models.Model):
         STORED = "stored", "Stored"
         FAILED = "failed", "Failed"
         DELETED = "deleted", "Deleted"
+
+    class ListType(models.TextChoices):
+        NONE = "None", "Normal"
+        WHITE = "White", "Allowed"
+        BLOCK = "Block", "Blocked"
 
     public_id = models.CharField(max_length=600, unique=True, help_text="The part of the link after /file/.")
     original_name = models.CharField(max_length=500)
@@ -103,6 +121,14 @@ class StoredFile(models.Model):
     sha256 = models.CharField(max_length=64)
     content_type = models.CharField(max_length=100)
     category = models.CharField(max_length=20, blank=True, db_index=True)
+    # ImgBed's ListType: White files are always served, Block ones never (403 with a placeholder);
+    # in whitelist mode only White ones are.
+    list_type = models.CharField(
+        max_length=10, choices=ListType.choices, default=ListType.NONE, db_index=True
+    )
+    # Images only, read from the header at upload (never by decoding the pixels).
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="files")
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
@@ -115,6 +141,9 @@ class StoredFile(models.Model):
     # The file size the session was opened for: a session begun on a guessed
     # size (early start) cannot take a file that turned out otherwise.
     upload_session_size = models.BigIntegerField(null=True, blank=True, editable=False)
+    # The quickXorHash state of the bytes the session holds (QuickXorHash.state()): a
+    # worker resuming it hashes on from there and reads only the rest from staging.
+    upload_session_hash = models.CharField(max_length=300, blank=True, editable=False)
     claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
     # A released upload is not taken again before this, by any path (the request's
     # finish, reconcile, a redelivered task): the channel asked for the wait (Retry-After).
@@ -141,7 +170,24 @@ class StoredFile(models.Model):
 
     class Meta:
         verbose_name = "file"
-        indexes = [models.Index(fields=["status", "updated_at"])]
+        indexes = [
+            models.Index(fields=["status", "updated_at"]),
+            # The management list (library): live files newest first, in a folder or in a tree,
+            # counted and paged in the database from these indexes alone. The condition's columns
+            # are in them too, or SQLite reads every row to check it; nothing more, or PostgreSQL
+            # finds reading the table cheaper than counting through a wide index. Ascending, though
+            # read newest first: new files go in at the end, so the pages stay full.
+            models.Index(
+                fields=["folder", "created_at", "id", "receiving", "deleted_at"],
+                name="uploads_live_folder_idx",
+                condition=LIVE,
+            ),
+            models.Index(
+                fields=["created_at", "id", "receiving", "deleted_at"],
+                name="uploads_live_recent_idx",
+                condition=LIVE,
+            ),
+        ]
 
     def __str__(self):
         return self.public_id
@@ -153,3 +199,21 @@ class StoredFile(models.Model):
     @property
     def name(self) -> str:
         return self.public_id.rsplit("/", 1)[-1]
+
+
+class FormerId(models.Model):
+    """An id a file had before it was moved or renamed: its old link answers 301 to the current one.
+
+    The remote object is not moved with it (remote_path and remote_id keep the first path), so a
+    move is one row update however large the file is.
+    """
+
+    public_id = models.CharField(max_length=600, unique=True)
+    file = models.ForeignKey(StoredFile, on_delete=models.CASCADE, related_name="former_ids")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "former id"
+
+    def __str__(self):
+        return f"{self.public_id} -> {self.file_id}"

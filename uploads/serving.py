@@ -12,13 +12,20 @@ import unicodedata
 from urllib.parse import quote
 
 from django.conf import settings
-from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.utils.http import http_date, parse_http_date_safe, quote_etag
 
 from channels.backends import backend_for
 from channels.errors import ChannelError
-from uploads import staging
-from uploads.models import StoredFile
+from imgbed_site import runtime
+from uploads import serving_rules, staging
+from uploads.models import FormerId, StoredFile
 from uploads.sniff import is_inline_safe
 
 log = logging.getLogger(__name__)
@@ -108,11 +115,20 @@ def serve(request, public_id):
         return response
     stored = _find(public_id)
     if stored is None:
+        moved = _moved(request, public_id)
+        if moved is not None:
+            return moved
         raise Http404("No such file.")
+    # Staff's rules (referer allow-list, Block / White, whitelist mode), from the settings cache.
+    rules = runtime.current()
+    why = serving_rules.refusal(request, stored, rules)
+    if why is not None:
+        return serving_rules.refused(request, why, rules)
     etag = quote_etag(stored.sha256[:32])
     last_modified = stored.created_at
     if _not_modified(request, etag, last_modified):
-        return _common_headers(HttpResponse(status=304), stored, etag, last_modified)
+        response = _common_headers(HttpResponse(status=304), stored, etag, last_modified)
+        return serving_rules.vary(response, rules)
 
     staged = None
     if stored.status != StoredFile.Status.STORED:
@@ -131,6 +147,24 @@ def serve(request, public_id):
         raise
     if staged is not None and not response.streaming:
         staged.close()  # HEAD, 416: nothing was read
+    return serving_rules.vary(response, rules)
+
+
+def _moved(request, public_id):
+    """A 301 to the file's current link when it was moved or renamed away from this id."""
+    current = (
+        FormerId.objects.filter(public_id=public_id, file__receiving=False)
+        .exclude(file__status=StoredFile.Status.DELETED)
+        .values_list("file__public_id", flat=True)
+        .first()
+    )
+    if current is None:
+        return None
+    query = request.META.get("QUERY_STRING", "")
+    response = HttpResponsePermanentRedirect(f"/file/{quote(current)}" + (f"?{query}" if query else ""))
+    response["Access-Control-Allow-Origin"] = "*"
+    # Not cached for ever: the old id may later be given to another upload.
+    response["Cache-Control"] = "public, max-age=3600"
     return response
 
 

@@ -8,7 +8,9 @@ large file is written to disk once and never held in memory.
 
 import datetime
 import hashlib
+import io
 import os
+import re
 import tempfile
 import uuid
 
@@ -174,25 +176,168 @@ def commit(staged: StagedFile) -> str:
     return name
 
 
+def _s3_storage(store):
+    """The storage as a django-storages S3Storage, or None when it is something else.
+
+    Imported here: boto3 and django-storages are only loaded where S3 is used."""
+    try:
+        from storages.backends.s3 import S3Storage
+    except ImportError:  # django-storages or boto3 missing: not S3 then
+        return None
+    return store if isinstance(store, S3Storage) else None
+
+
 def open_at(name: str, offset: int = 0):
-    fh = storage().open(name, "rb")
+    """The staged file opened for reading from byte `offset`.
+
+    On S3 that is one GET of the bytes from `offset` on (`Range: bytes=offset-`),
+    read as it streams: django-storages' own S3File would download the whole
+    object first, and a resumed upload needs only the rest."""
+    store = storage()
+    s3 = _s3_storage(store)
+    if s3 is not None:
+        return S3Reader(s3, name, offset)
+    fh = store.open(name, "rb")
     if offset:
         fh.seek(offset)
     return fh
 
 
-def open_if_present(name: str):
-    """The staged file opened for reading, or None when it is not (or no longer) there.
+def open_if_present(name: str, offset: int = 0):
+    """The staged file opened for reading (from `offset`), or None when it is not (or no longer) there.
 
     Opening is the check: between a separate exists() and open() a worker may
     store the file and remove its staged copy. An open file stays readable on
-    local disk even once removed."""
+    local disk even once removed; on S3 the GET made here is the check, and a
+    GET under way is served to its end even if the object is deleted."""
     if not name:
         return None
     try:
-        return storage().open(name, "rb")
+        return open_at(name, offset)
     except FileNotFoundError:
         return None
+
+
+_STREAM_RETRIES = 3
+
+
+class S3Reader(io.RawIOBase):
+    """A staged S3 object read forward from an offset, through boto3's StreamingBody.
+
+    One GET (ranged unless from byte 0) is made when it opens: a missing object is
+    FileNotFoundError then, as for a file on disk. The bytes are read as they come,
+    never downloaded ahead into a temporary file. seek() to another position ends
+    that GET and the next read makes a new one from there; a connection that breaks
+    mid-read is picked up by a new ranged GET from the byte it stopped at."""
+
+    def __init__(self, store, name: str, offset: int = 0):
+        from storages.utils import clean_name
+
+        super().__init__()
+        self.name = name
+        self._client = store.connection.meta.client
+        self._bucket = store.bucket_name
+        self._key = store._normalize_name(clean_name(name))
+        # Encryption keys and the like, as S3File sends them (AWS_S3_OBJECT_PARAMETERS).
+        allowed = _download_args()
+        self._params = {k: v for k, v in store.get_object_parameters(name).items() if k in allowed}
+        self._position = offset
+        self._body = None
+        self.size = None
+        self._get()
+
+    def _get(self):
+        from botocore.exceptions import ClientError
+
+        request = {"Bucket": self._bucket, "Key": self._key, **self._params}
+        if self._position:
+            request["Range"] = f"bytes={self._position}-"
+        try:
+            answer = self._client.get_object(**request)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            code = exc.response.get("Error", {}).get("Code")
+            if status == 404 or code in ("NoSuchKey", "404"):
+                raise FileNotFoundError(f"The staged file {self.name} is not in the bucket.") from None
+            if status == 416 or code == "InvalidRange":
+                # At (or past) the end: nothing left to read.
+                self._body = io.BytesIO()
+                return
+            raise
+        self._body = answer["Body"]
+        total = re.search(r"/(\d+)$", answer.get("ContentRange") or "")
+        self.size = int(total.group(1)) if total else self._position + answer["ContentLength"]
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self._position
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        if whence == io.SEEK_CUR:
+            offset += self._position
+        elif whence == io.SEEK_END:
+            if self.size is None:
+                raise io.UnsupportedOperation("the staged file's size is not known")
+            offset += self.size
+        if offset < 0:
+            raise ValueError(f"negative seek position {offset}")
+        if offset != self._position:
+            self._drop()
+            self._position = offset
+        return self._position
+
+    def readinto(self, buffer):
+        from botocore.exceptions import IncompleteReadError, ReadTimeoutError, ResponseStreamingError
+
+        for attempt in range(_STREAM_RETRIES + 1):
+            if self._body is None:
+                self._get()
+            try:
+                got = self._body.readinto(buffer)
+            except (ResponseStreamingError, ReadTimeoutError, IncompleteReadError, OSError):
+                # The connection broke: the object is read again from where it stopped.
+                self._drop()
+                if attempt == _STREAM_RETRIES:
+                    raise
+                continue
+            self._position += got
+            return got
+        return 0  # not reached
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            return self.readall()
+        buffer = bytearray(size)
+        got = self.readinto(buffer)
+        del buffer[got:]
+        return bytes(buffer)
+
+    def readall(self):
+        chunks = []
+        while chunk := self.read(1024 * 1024):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _drop(self):
+        if self._body is not None:
+            # Unread bytes are not drained: the connection is closed, not returned to the pool.
+            self._body.close()
+            self._body = None
+
+    def close(self):
+        self._drop()
+        super().close()
+
+
+def _download_args():
+    import s3transfer.constants
+
+    return set(s3transfer.constants.ALLOWED_DOWNLOAD_ARGS)
 
 
 def remove(name: str) -> None:
@@ -214,23 +359,55 @@ def modified_since(name: str, moment) -> bool:
     return exists(name) and _modified(storage(), name) > moment
 
 
+# The names commit() gives staged files. In a bucket (or under a prefix) shared with
+# anything else, only these are ever taken for orphans.
+_STAGED_NAME = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _staged_files(store):
+    """(name, modified) of the staged files, those being received included (on local disk);
+    modified is None where only the storage can tell (asked for the unreferenced ones only)."""
+    s3 = _s3_storage(store)
+    if s3 is not None:
+        # One listing gives each object's time: no HEAD per object. The location's own
+        # objects only, not those in folders below it.
+        prefix = s3._normalize_name("")
+        prefix = f"{prefix}/" if prefix and not prefix.endswith("/") else prefix
+        pages = s3.connection.meta.client.get_paginator("list_objects_v2").paginate(
+            Bucket=s3.bucket_name, Prefix=prefix, Delimiter="/"
+        )
+        for page in pages:
+            for entry in page.get("Contents", ()):
+                name = entry["Key"][len(prefix) :]
+                if _STAGED_NAME.match(name):
+                    yield name, entry["LastModified"]
+        return
+    local = isinstance(store, FileSystemStorage)
+    for folder in [""] + ([".incoming"] if local else []):
+        try:
+            _, files = store.listdir(folder)
+        except FileNotFoundError:
+            continue
+        for name in files:
+            if not local and not _STAGED_NAME.match(name):
+                continue
+            yield (f"{folder}/{name}" if folder else name), None
+
+
 def remove_orphans(referenced: set, older_than) -> int:
     """Delete staged files no row refers to (and abandoned partial uploads) older than `older_than`."""
 
     store = storage()
     cutoff = timezone.now() - older_than
     removed = 0
-    folders = [""] + ([".incoming"] if isinstance(store, FileSystemStorage) else [])
-    for folder in folders:
-        try:
-            _, files = store.listdir(folder)
-        except FileNotFoundError:
+    for path, modified in list(_staged_files(store)):
+        if path in referenced:
             continue
-        for name in files:
-            path = f"{folder}/{name}" if folder else name
-            if path in referenced:
-                continue
-            if _modified(store, path) < cutoff:
-                store.delete(path)
-                removed += 1
+        if modified is None:
+            modified = _modified(store, path)
+        elif modified.tzinfo is None:
+            modified = modified.replace(tzinfo=datetime.UTC)
+        if modified < cutoff:
+            store.delete(path)
+            removed += 1
     return removed

@@ -54,6 +54,7 @@ CLAIMED_FIELDS = (
     "staged_name",
     "upload_session_url",
     "upload_session_size",
+    "upload_session_hash",
     "receiving",
     "channel__kind",
     "channel__onedrive_settings__cloud",
@@ -168,8 +169,15 @@ def upload_to_channel(self, file_id):
         StoredFile.objects.filter(pk=file_id).update(
             upload_session_url=url or "",
             upload_session_size=stored.size if url else None,
+            upload_session_hash="",
             claimed_until=_lease(),
             updated_at=timezone.now(),
+        )
+
+    def save_progress(hash_state):
+        # After each fragment: a worker that takes over reads staging from here, not from byte 0.
+        StoredFile.objects.filter(pk=file_id).update(
+            upload_session_hash=hash_state, claimed_until=_lease(), updated_at=timezone.now()
         )
 
     lease = _Lease(file_id)
@@ -184,7 +192,7 @@ def upload_to_channel(self, file_id):
         return _HeartbeatReader(fh, lease)
 
     try:
-        remote = _store(stored, open_stream, save_session)
+        remote = _store(stored, open_stream, save_session, save_progress)
     except Abandoned as exc:
         _abandon(stored, exc)
         return "abandoned"
@@ -228,7 +236,7 @@ def upload_to_channel(self, file_id):
     return "stored"
 
 
-def _store(stored, open_stream, save_session):
+def _store(stored, open_stream, save_session, save_progress):
     backend = backend_for(stored.channel)
     sized_for = stored.upload_session_size
     if stored.upload_session_url and sized_for is not None and sized_for != stored.size:
@@ -236,20 +244,38 @@ def _store(stored, open_stream, save_session):
         backend.cancel_session(stored.upload_session_url)
         save_session(None)
         stored.upload_session_url = ""
+
+    def checkpoints(session_url):
+        # Kinds whose sessions resume (OneDrive) go on from the hash of what the session
+        # holds, so a resumed upload reads only the rest of the staged file.
+        if not getattr(backend, "checkpoints", False):
+            return {}
+        return {
+            "hash_state": stored.upload_session_hash if session_url else None,
+            "on_progress": save_progress,
+        }
+
     try:
+        session_url = stored.upload_session_url or None
         return backend.store(
             stored.remote_path,
             open_stream,
             stored.size,
-            session_url=stored.upload_session_url or None,
+            session_url=session_url,
             on_session=save_session,
+            **checkpoints(session_url),
         )
     except SizeChanged:
         # Started while the request was still receiving, on a size that proved
         # wrong: the session is cancelled; the file is complete now, so once more.
         stored.refresh_from_db()
         return backend.store(
-            stored.remote_path, open_stream, stored.size, session_url=None, on_session=save_session
+            stored.remote_path,
+            open_stream,
+            stored.size,
+            session_url=None,
+            on_session=save_session,
+            **checkpoints(None),
         )
 
 
@@ -267,6 +293,7 @@ def _fail_over(stored, exc) -> bool:
         remote_path=f"{target.root_directory}/{stored.public_id}",
         upload_session_url="",
         upload_session_size=None,
+        upload_session_hash="",
         status=Status.PENDING,
         claimed_until=None,
         failure_reason=note,
@@ -318,6 +345,7 @@ def _finish(stored, remote):
             quickxorhash=remote.quickxorhash,
             upload_session_url="",
             upload_session_size=None,
+            upload_session_hash="",
             failure_reason="",
             claimed_until=None,
             stored_at=timezone.now(),
@@ -361,7 +389,7 @@ def delete_remote(self, file_id):
     if stored.staged_name:
         staging.remove(stored.staged_name)
     StoredFile.objects.filter(pk=file_id).update(
-        remote_id="", staged_name="", upload_session_url="", upload_session_size=None
+        remote_id="", staged_name="", upload_session_url="", upload_session_size=None, upload_session_hash=""
     )
     return "deleted"
 

@@ -6,6 +6,5 @@ urlpatterns = [
     path("", pages.upload_page, name="home"),
     path("upload", api.upload, name="upload"),
     path("api/channels", api.channels, name="api_channels"),
-    path("api/manage/delete/<path:public_id>", api.delete, name="api_delete"),
     path("file/<path:public_id>", serving.serve, name="file"),
 ]

@@ -362,7 +362,7 @@ def _session_upload(
     fragment_size: int,
     session_url: str | None,
     on_session: Callable[[str | None], None],
-    on_progress: Callable[[str], None] = _ignore_progress,
+    on_progress: Callable[[str], None],
 ) -> dict:
     url, offset = None, 0
     if session_url:
