@@ -532,7 +532,9 @@ def host_dir(tmp_path, name) -> Path:
     data_dir = tmp_path / name
     data_dir.mkdir()
     if django_settings.CELERY_BROKER_URL.startswith("filesystem://"):
-        (data_dir / "broker").symlink_to(django_settings.DATA_DIR / "broker", target_is_directory=True)
+        (data_dir / "broker").symlink_to(
+            (django_settings.DATA_DIR / "broker").resolve(), target_is_directory=True
+        )
     return data_dir
 
 

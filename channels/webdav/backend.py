@@ -16,6 +16,8 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from channels.backends import Quota, RemoteFile
 from channels.errors import PermanentError, TransientError
@@ -71,6 +73,9 @@ def _retry_after(response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+# Requests safe to send twice: no streamed body, and the same outcome when repeated.
+RESENDABLE = frozenset({"GET", "HEAD", "OPTIONS", "PROPFIND", "MKCOL", "DELETE"})
+
 # (base URL, folder) pairs known to exist on their server, for this process.
 _FOLDERS_THERE: set[tuple[str, str]] = set()
 
@@ -87,6 +92,12 @@ class WebDAVBackend:
         self.base_url = dav.base_url.rstrip("/")
         self.root = (channel.root_directory or "").strip("/")
         self.session = requests.Session()
+        # A server may close a kept-alive connection after an error answer (WsgiDAV does after
+        # a 404): a request without a body that meets such a closed connection is sent once
+        # more on a new one, instead of failing as "cannot reach".
+        retry = Retry(total=1, connect=1, read=1, status=0, redirect=0, allowed_methods=RESENDABLE)
+        for prefix in ("http://", "https://"):
+            self.session.mount(prefix, HTTPAdapter(max_retries=retry))
         if dav.username or dav.password:
             # UTF-8, as Nextcloud and most servers expect; requests would send Latin-1.
             self.session.auth = (dav.username.encode(), dav.password.encode())
