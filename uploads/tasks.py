@@ -59,6 +59,7 @@ CLAIMED_FIELDS = (
     "channel__kind",
     "channel__onedrive_settings__cloud",
     "channel__name",
+    "channel__root_directory",  # S3 and WebDAV backends read it when built: one query less per upload
     "channel__health",
 )
 
