@@ -1,5 +1,6 @@
-"""Small real files for upload tests."""
+"""Small real files for upload tests, and streams of them as a backend's store() reads them."""
 
+import io
 import os
 import struct
 import zlib
@@ -24,3 +25,25 @@ def png(payload_size: int = 0, seed: int = 0, width: int = 1, height: int = 1) -
 
 HTML_PAGE = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>"
 SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+
+
+class Stream:
+    """open_stream(offset) over bytes in memory."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def __call__(self, offset):
+        return io.BytesIO(self.data[offset:])
+
+
+class FileStream:
+    """Opens the file on each call, as staging does: nothing is read until the backend reads."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __call__(self, offset):
+        fh = open(self.path, "rb")  # noqa: SIM115 (the caller's with closes it)
+        fh.seek(offset)
+        return fh

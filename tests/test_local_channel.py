@@ -14,21 +14,11 @@ from channels.local.models import LocalChannel, LocalSettings
 from channels.models import Channel
 from channels.tasks import pull_quotas
 from tests.channels import local_channel
-from tests.files import png
+from tests.files import Stream, png
 from tests.worker import wait_for
 from uploads.models import StoredFile, UploadCode
 
 CODE = "local-code"
-
-
-class Stream:
-    def __init__(self, data):
-        self.data = data
-
-    def __call__(self, offset):
-        import io
-
-        return io.BytesIO(self.data[offset:])
 
 
 @pytest.mark.django_db

@@ -3,7 +3,6 @@ loopback, through django-storages and boto3), serving through the site, its sett
 the command line, and the pipeline with a real worker."""
 
 import hashlib
-import io
 import json
 import socket
 
@@ -25,31 +24,11 @@ from channels.s3.backend import MIN_PART_SIZE, S3Backend, part_size
 from channels.s3.forms import S3ChannelForm
 from channels.s3.models import S3Channel, S3Settings
 from tests.channels import s3_channel
-from tests.files import png
+from tests.files import FileStream, Stream, png
 from tests.worker import wait_for
 from uploads.models import ApiToken, StoredFile, UploadCode
 
 MiB = 1024 * 1024
-
-
-class Stream:
-    def __init__(self, data):
-        self.data = data
-
-    def __call__(self, offset):
-        return io.BytesIO(self.data[offset:])
-
-
-class FileStream:
-    """Opens the file on each call, as staging does: nothing is read until the backend reads."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def __call__(self, offset):
-        fh = open(self.path, "rb")  # noqa: SIM115 (the caller's with closes it)
-        fh.seek(offset)
-        return fh
 
 
 def missing(client, bucket, key) -> bool:

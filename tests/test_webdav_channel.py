@@ -20,7 +20,7 @@ from channels.models import Channel
 from channels.webdav.backend import WebDAVBackend, parse_quota
 from channels.webdav.forms import WebDAVChannelForm
 from channels.webdav.models import WebDAVChannel, WebDAVSettings
-from tests.files import png
+from tests.files import FileStream, Stream, png
 from tests.worker import wait_for
 from uploads.models import StoredFile, UploadCode
 
@@ -38,26 +38,6 @@ def dav_channel(server, base_url=None, password=None, **fields):
         password=server.password if password is None else password,
     )
     return channel
-
-
-class Stream:
-    def __init__(self, data):
-        self.data = data
-
-    def __call__(self, offset):
-        return io.BytesIO(self.data[offset:])
-
-
-class FileStream:
-    """Opens the file on each call, as staging does: nothing is read until the backend reads."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def __call__(self, offset):
-        fh = open(self.path, "rb")  # noqa: SIM115 (the caller's with closes it)
-        fh.seek(offset)
-        return fh
 
 
 @pytest.mark.django_db

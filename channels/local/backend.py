@@ -3,6 +3,7 @@
 import contextlib
 import errno
 import hashlib
+import io
 import os
 import shutil
 import uuid
@@ -145,7 +146,7 @@ class LocalBackend:
         """Write a small file, read it back and delete it."""
         probe = f".imgbed-check-{uuid.uuid4().hex}"
         data = b"imgbed connection check\n"
-        stored = self.store(probe, lambda offset: _Bytes(data), len(data))
+        stored = self.store(probe, lambda offset: io.BytesIO(data[offset:]), len(data))
         try:
             if b"".join(self.open_range(stored.remote_id, 0, len(data) - 1)) != data:
                 raise PermanentError(f"A file written to {self.root} read back differently.", code="ioError")
@@ -163,21 +164,6 @@ def _same_file(path: Path, size: int, sha256: str) -> bool:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest() == sha256
-
-
-class _Bytes:
-    def __init__(self, data):
-        self._data = data
-
-    def read(self, n=-1):
-        data, self._data = (self._data, b"") if n is None or n < 0 else (self._data[:n], self._data[n:])
-        return data
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        pass
 
 
 def _size(n: int) -> str:

@@ -9,6 +9,7 @@ server's credentials in the browser.
 
 import email.utils
 import hashlib
+import io
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -412,7 +413,7 @@ class WebDAVBackend:
         self._make_folder(self.root)
         probe = "/".join(p for p in (self.root, f".imgbed-check-{uuid.uuid4().hex}") if p)
         data = b"imgbed connection check\n"
-        stored = self.store(probe, lambda offset: _Bytes(data), len(data))
+        stored = self.store(probe, lambda offset: io.BytesIO(data[offset:]), len(data))
         try:
             if b"".join(self.open_range(stored.remote_id, 0, len(data) - 1)) != data:
                 raise PermanentError(
@@ -453,18 +454,3 @@ def parse_quota(body: bytes) -> tuple[int, int] | None:
     if used < 0 or available < 0:
         return None
     return used, available
-
-
-class _Bytes:
-    def __init__(self, data):
-        self._data = data
-
-    def read(self, n=-1):
-        data, self._data = (self._data, b"") if n is None or n < 0 else (self._data[:n], self._data[n:])
-        return data
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        pass
