@@ -21,6 +21,15 @@ class RemoteFile:
 
 
 @dataclass
+class Relocated:
+    """Where relocate() put a file: its remote id now, and the old copy still to delete (None
+    when the item itself moved)."""
+
+    remote_id: str
+    leftover: str | None = None
+
+
+@dataclass
 class Quota:
     """Space as a channel reports it; None where it says nothing."""
 
@@ -50,6 +59,12 @@ class Backend(Protocol):
 
     # Optional, for kinds whose files sit on this host's disk:
     # def local_path(self, remote_id: str) -> pathlib.Path
+
+    # Optional, for kinds with folders (a moved or renamed file follows its id there):
+    # def relocate(self, remote_id: str, remote_path: str) -> Relocated
+    #     Make the file at remote_id available at remote_path, never replacing another file
+    #     (PermanentError nameAlreadyExists). A copy leaves the old one as `leftover`, so that
+    #     reads already under way finish; the caller deletes it once the row points at the new.
 
     def open_range(self, remote_id: str, start: int, end: int) -> Iterator[bytes]:
         """Bytes start..end (inclusive) of the file, exactly."""

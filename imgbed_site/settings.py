@@ -190,6 +190,9 @@ IMGBED_RECEIVE_STALL = env.float("IMGBED_RECEIVE_STALL", default=20.0)
 IMGBED_UPLOAD_LEASE = env.int("IMGBED_UPLOAD_LEASE", default=600)
 # How long a channel's download URL is reused before a new one is fetched (seconds).
 IMGBED_DOWNLOAD_URL_TTL = env.int("IMGBED_DOWNLOAD_URL_TTL", default=300)
+# After a moved file's copy is at its new path (S3, WebDAV, local), how long the old copy stays
+# for reads and redirects already under way (seconds; at most 900).
+IMGBED_MOVE_GRACE = min(env.int("IMGBED_MOVE_GRACE", default=600), 900)
 # Part size of S3 multipart uploads in bytes (at least 5 MiB): a larger file goes up in parts of this size.
 IMGBED_S3_PART_SIZE = env.int("IMGBED_S3_PART_SIZE", default=8 * 1024 * 1024)
 # Files on local channels handed to the front web server instead of streamed by Django:
@@ -239,6 +242,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 if CELERY_BROKER_URL.startswith("redis://"):
     CELERY_BROKER_TRANSPORT = "imgbed_site.broker:Transport"
 CELERY_TASK_ACKS_LATE = True
+# Tasks outside the apps' tasks modules (autodiscovery finds only those).
+CELERY_IMPORTS = ["uploads.relocation"]
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # One message at a time per pool process: a long upload must not sit on others' messages.
 # The filesystem transport (one machine, one worker: with several, a busy one would sit on

@@ -1,8 +1,8 @@
 """Moving and renaming files: a new public id, the old one kept as a FormerId (301 to the new link).
 
-Only the database changes: the remote object stays where it was stored
-(remote_path and remote_id keep the first path), so a move costs one row
-update whatever the file's size or channel, and serving keeps reading it.
+The move is a row update, whatever the file's size or channel; the remote item
+follows in a task (uploads.relocation), and serving reads the row's remote
+path throughout, so both links work before, during and after.
 An id another file has, had (a deleted file's id stays its own), or left
 behind as an old link is never taken: 409, never an overwrite.
 """
@@ -15,6 +15,8 @@ from library import listing
 from library.access import BadInput
 from uploads.models import LIVE, FormerId, StoredFile
 from uploads.naming import clean_folder, clean_name
+from uploads.relocation import relocate_remote
+from uploads.tasks import send_after_commit
 
 MAX_FOLDER = StoredFile._meta.get_field("folder").max_length
 MAX_ID = StoredFile._meta.get_field("public_id").max_length
@@ -108,6 +110,7 @@ def _record(stored, new_id, retaken=()):
     StoredFile.objects.filter(pk=stored.pk).update(
         public_id=new_id, folder=folder_of(new_id), updated_at=timezone.now()
     )
+    send_after_commit(relocate_remote, stored.pk)
 
 
 def move(stored: StoredFile, new_id: str) -> str:

@@ -47,7 +47,7 @@ def test_a_moved_file_old_link_301_to_the_new_one_with_the_same_bytes(client, di
     served = client.get("/file/c/pic.png")
     assert served.status_code == 200 and content(served) == data
     assert served["Content-Type"] == "image/png"
-    # The remote object stayed where it was stored: nothing was copied or moved on the channel.
+    # Until the relocation task runs (tests/test_relocation.py), the remote copy is where it was stored.
     moved = StoredFile.objects.get(pk=stored.pk)
     assert (moved.remote_path, moved.remote_id) == ("imgbed/a/b/pic.png", "imgbed/a/b/pic.png")
     assert on_disk.read_bytes() == data

@@ -19,7 +19,7 @@ from uploads.channel_choice import NoChannel, choose
 from uploads.client_ip import client_ip, parse_ip
 from uploads.early_start import EarlyStart
 from uploads.models import FormerId, StoredFile
-from uploads.naming import NAME_TYPES, NoFreeId, clean_folder, clean_name, make_id
+from uploads.naming import NAME_TYPES, NoFreeId, clean_folder, clean_name, make_id, remote_path_of
 from uploads.sniff import allowed, sniff
 from uploads.staging import FileTooLarge, StagingUploadHandler
 from uploads.tasks import send_after_commit, upload_to_channel
@@ -259,7 +259,7 @@ def _create_row(
                     public_id=public_id,
                     original_name=(original_name or "")[:500],
                     folder=folder,
-                    remote_path=f"{channel.root_directory}/{public_id}",
+                    remote_path=remote_path_of(channel.root_directory, public_id),
                     size=size,
                     sha256=sha256,
                     content_type=sniffed.content_type,

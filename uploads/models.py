@@ -204,8 +204,8 @@ class StoredFile(models.Model):
 class FormerId(models.Model):
     """An id a file had before it was moved or renamed: its old link answers 301 to the current one.
 
-    The remote object is not moved with it (remote_path and remote_id keep the first path), so a
-    move is one row update however large the file is.
+    The remote item follows in a task (uploads.relocation); until it has, remote_path and
+    remote_id say where it still is.
     """
 
     public_id = models.CharField(max_length=600, unique=True)

@@ -168,3 +168,8 @@ def _unreserved(stem: str) -> str:
 def _truncate_utf8(text: str, max_bytes: int) -> str:
     # Cutting the bytes may split a character; "ignore" drops the partial one.
     return text.encode()[:max_bytes].decode("utf-8", "ignore")
+
+
+def remote_path_of(root_directory: str, public_id: str) -> str:
+    """Where the file with this id lives on a channel with this root directory."""
+    return f"{root_directory}/{public_id}"

@@ -25,6 +25,7 @@ from imgbed_site import runs
 from uploads import staging
 from uploads.channel_choice import NoChannel, choose
 from uploads.models import StoredFile
+from uploads.naming import remote_path_of
 from uploads.receiving import Abandoned, ReceivingReader, SizeChanged, Stalled
 
 log = logging.getLogger(__name__)
@@ -291,7 +292,7 @@ def _fail_over(stored, exc) -> bool:
         pk=stored.pk, status=Status.UPLOADING, channel_id=stored.channel_id
     ).update(
         channel_id=target.pk,
-        remote_path=f"{target.root_directory}/{stored.public_id}",
+        remote_path=remote_path_of(target.root_directory, stored.public_id),
         upload_session_url="",
         upload_session_size=None,
         upload_session_hash="",

@@ -9,7 +9,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from channels.backends import Quota, RemoteFile
+from channels.backends import Quota, Relocated, RemoteFile
 from channels.errors import PermanentError, TransientError
 from channels.local.models import LocalSettings
 
@@ -87,6 +87,25 @@ class LocalBackend:
             with contextlib.suppress(OSError):
                 partial.unlink(missing_ok=True)
         return RemoteFile(remote_id=remote_path, size=written)
+
+    def relocate(self, remote_id, remote_path) -> Relocated:
+        """A second name for the file (a hard link: no bytes copied, and reads of the old name go on)."""
+        source, target = self._path(remote_id), self._path(remote_path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source, target)  # never replaces a file there
+            except FileExistsError:
+                if not os.path.samefile(source, target):
+                    raise PermanentError(
+                        f"A different file already exists at {target}; the file stays at {source}.",
+                        code="nameAlreadyExists",
+                    ) from None
+            except FileNotFoundError:
+                raise PermanentError(f"The file is missing from {self.root}.", code="itemNotFound") from None
+        except OSError as exc:
+            raise _os_error(exc, target.parent) from exc
+        return Relocated(remote_path, leftover=remote_id)
 
     def cancel_session(self, session_url) -> None:
         """Local writes have no sessions to give up."""

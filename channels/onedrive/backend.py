@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 
-from channels.backends import Quota, RemoteFile
+from channels.backends import Quota, Relocated, RemoteFile
 from channels.errors import PermanentError
 from channels.onedrive import connection, endpoints, http, serving, upload
 from channels.onedrive.models import settings_of
@@ -91,6 +91,11 @@ class OneDriveBackend:
         return upload.get_json(
             self.graph_base, self.tokens, f"/me/drive/root:/{path}:", session=http.session()
         )
+
+    def relocate(self, remote_id, remote_path) -> Relocated:
+        """The item itself moves (its id, which serving reads by, stays): nothing is left over."""
+        upload.move_item(self.graph_base, self.tokens, remote_id, remote_path, session=http.session())
+        return Relocated(remote_id)
 
     def cancel_session(self, session_url) -> None:
         upload.cancel_session(session_url, session=http.session())

@@ -523,3 +523,63 @@ def download_url(
         if not item.get("@microsoft.graph.downloadUrl"):
             raise PermanentError(f"OneDrive gives no download URL for item {item_id}: is it a folder?")
         return item["@microsoft.graph.downloadUrl"]
+
+
+def move_item(
+    graph_base: str,
+    tokens: TokenSource,
+    item_id: str,
+    remote_path: str,
+    *,
+    retry: RetryPolicy = DEFAULT_RETRY,
+    session: requests.Session | None = None,
+) -> dict:
+    """Move and rename the item to remote_path (its id stays), making missing folders first.
+    Never replaces an item there: PermanentError nameAlreadyExists."""
+    folder, _, name = remote_path.strip("/").rpartition("/")
+    with _Client(tokens, retry, session) as client:
+        parent = _folder_id(client, graph_base, folder)
+        response = client.send(
+            "PATCH",
+            f"{graph_base}/me/drive/items/{_quote_id(item_id)}",
+            params={"@microsoft.graph.conflictBehavior": "fail"},
+            json={"parentReference": {"id": parent}, "name": name},
+        )
+        if response.status_code == 409:
+            there = client.send("GET", f"{graph_base}/me/drive/root:/{_quote_path(remote_path)}:")
+            if there.ok and there.json().get("id") == item_id:  # moved there by an earlier attempt
+                return there.json()
+            raise PermanentError(
+                f"Another item is already at {remote_path} in the OneDrive; the file stays where it was.",
+                code="nameAlreadyExists",
+            )
+        if response.status_code >= 400:
+            raise _error(response, f"item {item_id}")
+        return response.json()
+
+
+def _folder_id(client: _Client, graph_base: str, folder: str) -> str:
+    """The id of the folder at `folder` ("" is the drive's root), made with its parents where missing."""
+    where = f":/{_quote_path(folder)}:" if folder else ""
+    response = client.send("GET", f"{graph_base}/me/drive/root{where}")
+    if response.ok:
+        item = response.json()
+        if "folder" not in item and "root" not in item:
+            raise PermanentError(
+                f"{folder} is a file in the OneDrive, not a folder.", code="nameAlreadyExists"
+            )
+        return item["id"]
+    if response.status_code != 404 or not folder:
+        raise _error(response, f"folder {folder or '/'}")
+    above, _, name = folder.rpartition("/")
+    parent = _folder_id(client, graph_base, above)
+    response = client.send(
+        "POST",
+        f"{graph_base}/me/drive/items/{_quote_id(parent)}/children",
+        json={"name": name, "folder": {}, "@microsoft.graph.conflictBehavior": "fail"},
+    )
+    if response.status_code == 409:  # made meanwhile (another move into the same folder)
+        return _folder_id(client, graph_base, folder)
+    if response.status_code >= 400:
+        raise _error(response, f"folder {folder}")
+    return response.json()["id"]

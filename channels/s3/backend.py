@@ -29,7 +29,7 @@ from botocore.exceptions import (
 from django.conf import settings
 from storages.backends.s3 import S3Storage
 
-from channels.backends import Quota, RemoteFile
+from channels.backends import Quota, Relocated, RemoteFile
 from channels.crypto import SecretDecryptionError
 from channels.errors import PermanentError, TransientError
 from channels.s3.models import S3Settings
@@ -261,6 +261,44 @@ class S3Backend:
             pass
         else:
             response["Body"].close()
+
+    def relocate(self, remote_id, remote_path) -> Relocated:
+        """A copy at the new key, made by the server (no bytes through this site; in parts above
+        one part's size), with the same type and metadata; the old key is the leftover."""
+        source = self._head(remote_id)
+        if source is None:
+            raise PermanentError(
+                f"The object {remote_id} is missing from bucket {self.bucket} at {self.where}.",
+                code="itemNotFound",
+            )
+        there = self._head(remote_path)
+        if there is not None:
+            mine = source.get("Metadata", {}).get(SHA256_METADATA)
+            if (
+                there["ContentLength"] != source["ContentLength"]
+                or there.get("Metadata", {}).get(SHA256_METADATA) != mine
+            ):
+                raise PermanentError(
+                    f"A different object already exists at {remote_path} in bucket {self.bucket}; the "
+                    f"file stays at {remote_id}.",
+                    code="nameAlreadyExists",
+                )
+            return Relocated(remote_path, leftover=remote_id)  # an earlier attempt copied it
+        extra = {"Metadata": source.get("Metadata", {}), "MetadataDirective": "REPLACE"}
+        for field in ("ContentType", "ContentDisposition"):
+            if source.get(field):
+                extra[field] = source[field]
+        try:
+            self.client.copy(
+                {"Bucket": self.bucket, "Key": remote_id},
+                self.bucket,
+                remote_path,
+                ExtraArgs=extra,
+                Config=self.transfer_config(source["ContentLength"]),
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, remote_id) from exc
+        return Relocated(remote_path, leftover=remote_id)
 
     def cancel_session(self, session_url) -> None:
         """Uploads are not resumed across attempts: there is no session to give up."""

@@ -20,7 +20,7 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from channels.backends import Quota, RemoteFile
+from channels.backends import Quota, Relocated, RemoteFile
 from channels.errors import PermanentError, TransientError
 from channels.webdav.models import WebDAVSettings
 
@@ -325,6 +325,38 @@ class WebDAVBackend:
                 code="sizeMismatch",
             )
         return RemoteFile(remote_id=remote_path, size=size)
+
+    def relocate(self, remote_id, remote_path) -> Relocated:
+        """A copy at the new path, made by the server (COPY: no bytes through this site); the old
+        path is the leftover."""
+        folder = remote_path.rpartition("/")[0]
+        self._make_folder(folder)
+        response = self._request(
+            "COPY", self._url(remote_id), headers={"Destination": self._url(remote_path), "Overwrite": "F"}
+        )
+        response.close()
+        if response.status_code == 412:
+            source = self._size(remote_id)
+            if source is None or not self._same_copy(remote_id, remote_path, source):
+                raise PermanentError(
+                    f"A different file already exists at {self._where(remote_path)}; the file stays at "
+                    f"{self._where(remote_id)}.",
+                    code="nameAlreadyExists",
+                )
+        elif response.status_code == 404:
+            raise PermanentError(f"The file {self._where(remote_id)} is missing.", code="itemNotFound")
+        elif response.status_code == 409:
+            _FOLDERS_THERE.discard((self.base_url, folder))
+            raise TransientError(
+                f"The folder {self._where(folder)} is missing on the WebDAV server. Will make it and retry.",
+                code="folderGone",
+            )
+        elif not response.ok:
+            raise self._fail(response, f"copy {self._where(remote_id)} to {self._where(remote_path)}")
+        return Relocated(remote_path, leftover=remote_id)
+
+    def _same_copy(self, one, other, size) -> bool:
+        return self._size(other) == size and self._sha256(one) == self._sha256(other)
 
     def _delete_quietly(self, remote_path) -> None:
         try:

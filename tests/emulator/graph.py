@@ -306,7 +306,15 @@ class Graph:
                     if item is None:
                         return not_found()
                     return self._delete(drive, item)
+                if method == "PATCH":
+                    if item is None:
+                        return not_found()
+                    return self._update(req, drive, item)
                 return graph_error(405, "invalidRequest", "Method not allowed")
+            if action == "/children" and method == "POST":
+                if item is None or not item.is_folder:
+                    return not_found()
+                return self._create_folder(req, drive, item)
             if action == "/children" and method in ("GET", "HEAD"):
                 if item is None or not item.is_folder:
                     return not_found()
@@ -348,6 +356,93 @@ class Graph:
         return Response(204)
 
     # --- writing --------------------------------------------------------
+
+    def _body(self, req: Request) -> dict:
+        try:
+            body = req.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise GraphFailure(graph_error(400, "invalidRequest", "The request body must be a JSON object."))
+        return body
+
+    def _update(self, req: Request, drive: Drive, item: Item) -> Response:
+        """PATCH an item: a new name and/or parent (a move; the id stays). Call with the lock held."""
+        body = self._body(req)
+        conflict = self._conflict_behaviour(
+            req.arg("@microsoft.graph.conflictBehavior") or body.get("@microsoft.graph.conflictBehavior")
+        )
+        if item.parent is None:
+            return graph_error(400, "invalidRequest", "The root folder cannot be moved or renamed.")
+        parent = item.parent
+        reference = body.get("parentReference")
+        if isinstance(reference, dict) and (reference.get("id") or reference.get("path")):
+            if reference.get("id"):
+                parent = drive.items.get(reference["id"])
+            else:
+                path = reference["path"].removeprefix("/drive/root:")
+                parent = self._walk(drive.root, [unquote(x) for x in path.split("/") if x])
+            if parent is None or not parent.is_folder:
+                return graph_error(404, "itemNotFound", "The new parent folder does not exist.")
+            node = parent
+            while node is not None:
+                if node is item:
+                    return graph_error(400, "invalidRequest", "A folder cannot be moved into itself.")
+                node = node.parent
+        name = body.get("name") or item.name
+        if invalid_name(name):
+            return graph_error(
+                400,
+                "invalidRequest",
+                f"The name '{name}' contains invalid characters.",
+                "nameContainsInvalidCharacters",
+            )
+        existing = parent.children.get(name.lower())
+        if existing is not None and existing is not item:
+            if conflict != "replace" or existing.is_folder:
+                return graph_error(409, "nameAlreadyExists", "The specified item name already exists.")
+            self._delete(drive, existing)
+        del item.parent.children[item.name.lower()]
+        item.parent.modified = self.state.now()
+        item.name, item.parent = name, parent
+        parent.children[name.lower()] = item
+        parent.modified = item.modified = self.state.now()
+        return Response.json(200, self.item_json(drive, item))
+
+    def _create_folder(self, req: Request, drive: Drive, parent: Item) -> Response:
+        """POST .../children {"name", "folder": {}}. Call with the lock held."""
+        body = self._body(req)
+        name = body.get("name")
+        if not isinstance(name, str) or not name or "folder" not in body:
+            return graph_error(400, "invalidRequest", "A new folder needs a name and a folder facet.")
+        if invalid_name(name):
+            return graph_error(
+                400,
+                "invalidRequest",
+                f"The name '{name}' contains invalid characters.",
+                "nameContainsInvalidCharacters",
+            )
+        conflict = self._conflict_behaviour(
+            req.arg("@microsoft.graph.conflictBehavior") or body.get("@microsoft.graph.conflictBehavior")
+        )
+        existing = parent.children.get(name.lower())
+        if existing is not None:
+            if conflict == "fail" or not existing.is_folder:
+                return graph_error(409, "nameAlreadyExists", "The specified item name already exists.")
+            return Response.json(200, self.item_json(drive, existing))
+        now = self.state.now()
+        folder = Item(
+            id=self.state.new_item_id(drive),
+            name=name,
+            parent=parent,
+            is_folder=True,
+            created=now,
+            modified=now,
+        )
+        parent.children[name.lower()] = folder
+        parent.modified = now
+        drive.items[folder.id] = folder
+        return Response.json(201, self.item_json(drive, folder))
 
     def _conflict_behaviour(self, value: str | None) -> str:
         value = value or DEFAULT_CONFLICT
