@@ -430,19 +430,24 @@ class Graph:
             if conflict == "fail" or not existing.is_folder:
                 return graph_error(409, "nameAlreadyExists", "The specified item name already exists.")
             return Response.json(200, self.item_json(drive, existing))
+        return Response.json(201, self.item_json(drive, self._add_child(drive, parent, name)))
+
+    def _add_child(self, drive: Drive, parent: Item, name: str, blob=None) -> Item:
+        """A new folder (no blob) or file under parent. Call with the lock held."""
         now = self.state.now()
-        folder = Item(
+        item = Item(
             id=self.state.new_item_id(drive),
             name=name,
             parent=parent,
-            is_folder=True,
+            is_folder=blob is None,
             created=now,
             modified=now,
+            blob=blob,
         )
-        parent.children[name.lower()] = folder
+        parent.children[name.lower()] = item
         parent.modified = now
-        drive.items[folder.id] = folder
-        return Response.json(201, self.item_json(drive, folder))
+        drive.items[item.id] = item
+        return item
 
     def _conflict_behaviour(self, value: str | None) -> str:
         value = value or DEFAULT_CONFLICT
@@ -480,16 +485,7 @@ class Graph:
         for folder in segments[:-1]:
             nxt = parent.children.get(folder.lower())
             if nxt is None:
-                nxt = Item(
-                    id=s.new_item_id(drive),
-                    name=folder,
-                    parent=parent,
-                    is_folder=True,
-                    created=now,
-                    modified=now,
-                )
-                parent.children[folder.lower()] = nxt
-                drive.items[nxt.id] = nxt
+                nxt = self._add_child(drive, parent, folder)
             parent = nxt
         if replacing:
             existing.blob.delete()
@@ -505,19 +501,7 @@ class Graph:
             while f"{stem} {n}{dot}{ext}".lower() in parent.children:
                 n += 1
             name = f"{stem} {n}{dot}{ext}"
-        item = Item(
-            id=s.new_item_id(drive),
-            name=name,
-            parent=parent,
-            is_folder=False,
-            created=now,
-            modified=now,
-            blob=blob,
-        )
-        parent.children[name.lower()] = item
-        parent.modified = now
-        drive.items[item.id] = item
-        return item, True
+        return self._add_child(drive, parent, name, blob), True
 
     def _simple_upload(self, req: Request, drive: Drive, base_id, segments) -> Response:
         s = self.state
