@@ -186,8 +186,10 @@ IMGBED_EARLY_START_MAX = env.int("IMGBED_EARLY_START_MAX", default=1)
 # A worker waiting on an early-started file that brings no new bytes for this long (seconds)
 # lets it go; the file is then sent once the request has it all.
 IMGBED_RECEIVE_STALL = env.float("IMGBED_RECEIVE_STALL", default=20.0)
-# How long a worker's claim on an upload lasts without progress before another may take it over.
-IMGBED_UPLOAD_LEASE = env.int("IMGBED_UPLOAD_LEASE", default=600)
+# How long a worker's claim on an upload lasts unrenewed before another may take it over
+# (seconds). A worker renews its claims every third of this from a thread (uploads.leases),
+# so a killed worker's uploads resume about this long after it died.
+IMGBED_UPLOAD_LEASE = env.int("IMGBED_UPLOAD_LEASE", default=30)
 # How long a channel's download URL is reused before a new one is fetched (seconds).
 IMGBED_DOWNLOAD_URL_TTL = env.int("IMGBED_DOWNLOAD_URL_TTL", default=300)
 # After a moved file's copy is at its new path (S3, WebDAV, local), how long the old copy stays
@@ -245,6 +247,9 @@ CELERY_TASK_ACKS_LATE = True
 # Tasks outside the apps' tasks modules (autodiscovery finds only those).
 CELERY_IMPORTS = ["uploads.relocation"]
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A pool process killed mid-task: its message is requeued after this wait (10 s by default, to
+# collect a result it may have sent; these tasks send none), and resumes once its claim lapses.
+CELERY_WORKER_LOST_WAIT = 2.0
 # One message at a time per pool process: a long upload must not sit on others' messages.
 # The filesystem transport (one machine, one worker: with several, a busy one would sit on
 # messages another could run) sleeps a polling interval whenever it may not take another
@@ -265,7 +270,7 @@ FLOWER_URL = env.str("FLOWER_URL", default="")
 # Schedules (seconds). One beat runs them; each is also a management command.
 IMGBED_TOKEN_REFRESH_INTERVAL = env.int("IMGBED_TOKEN_REFRESH_INTERVAL", default=24 * 3600)
 IMGBED_QUOTA_INTERVAL = env.int("IMGBED_QUOTA_INTERVAL", default=5 * 60)
-IMGBED_RECONCILE_INTERVAL = env.int("IMGBED_RECONCILE_INTERVAL", default=60)
+IMGBED_RECONCILE_INTERVAL = env.int("IMGBED_RECONCILE_INTERVAL", default=30)
 # A pending upload untouched this long is sent to the workers again.
 IMGBED_RECONCILE_AFTER = env.int("IMGBED_RECONCILE_AFTER", default=5 * 60)
 IMGBED_CLEAN_STAGING_INTERVAL = env.int("IMGBED_CLEAN_STAGING_INTERVAL", default=3600)

@@ -22,7 +22,7 @@ from channels.backends import backend_for
 from channels.errors import ChannelError, PermanentError, ReauthorizationRequired, TransientError
 from channels.models import USABLE_HEALTH, Channel
 from imgbed_site import runs
-from uploads import staging
+from uploads import leases, staging
 from uploads.channel_choice import NoChannel, choose
 from uploads.models import StoredFile
 from uploads.naming import remote_path_of
@@ -34,16 +34,9 @@ Status = StoredFile.Status
 # Retries are rescheduled, not slept: the longest countdown stays far below a
 # broker's visibility timeout (Redis: 1 hour), and reconcile covers the rest.
 MAX_COUNTDOWN = 15 * 60
-HEARTBEAT_EVERY = 10.0
 
 
-def _heartbeat_every():
-    # Several beats per lease, however short the lease is configured.
-    return min(HEARTBEAT_EVERY, settings.IMGBED_UPLOAD_LEASE / 3)
-
-
-def _lease():
-    return timezone.now() + datetime.timedelta(seconds=settings.IMGBED_UPLOAD_LEASE)
+_lease = leases.lease_until
 
 
 CLAIMED_FIELDS = (
@@ -84,25 +77,57 @@ def claim(file_id) -> StoredFile | None:
     if not taken:
         return None
     # What the task reads of the channel is only what backend_for needs (secrets come later, locked).
-    return (
+    stored = (
         StoredFile.objects.select_related("channel__onedrive_settings").only(*CLAIMED_FIELDS).get(pk=file_id)
     )
+    if leases.enabled():
+        leases.hold(stored.pk, stored.attempts)
+    return stored
+
+
+def held_elsewhere(file_id) -> float | None:
+    """Seconds until another worker's claim on the upload lapses; None if none holds it."""
+    until = (
+        StoredFile.objects.filter(pk=file_id, status=Status.UPLOADING)
+        .values_list("claimed_until", flat=True)
+        .first()
+    )
+    if until is None:
+        return None
+    return max(0.0, (until - timezone.now()).total_seconds())
+
+
+class ClaimLost(Exception):
+    """Another worker took the upload over: this one's lease lapsed (a cut network, a long pause)."""
+
+
+def _held(stored):
+    """The row, while this worker's claim on it holds. The attempt number claim() gave it is the
+    claim's fencing token: a worker whose lease lapsed and was taken over writes nothing more."""
+    return StoredFile.objects.filter(pk=stored.pk, status=Status.UPLOADING, attempts=stored.attempts)
+
+
+def _update_held(stored, **fields):
+    if not _held(stored).update(**fields) and leases.taken_over(stored.pk, stored.attempts):
+        raise ClaimLost(f"file {stored.pk}: another worker took the upload over")
 
 
 class _Lease:
     """The claim on a row, extended while its upload goes on so a long one keeps it."""
 
-    def __init__(self, file_id):
-        self._file_id = file_id
+    def __init__(self, stored):
+        self._stored = stored
         self._beat = time.monotonic()
 
     def extend_if_due(self):
+        if leases.enabled():  # the keeper thread renews the claim
+            if leases.lost(self._stored.pk):
+                raise ClaimLost(f"file {self._stored.pk}: another worker took the upload over")
+            return
         now = time.monotonic()
-        if now - self._beat > _heartbeat_every():
+        if now - self._beat > leases.beat_every():
             self._beat = now
-            StoredFile.objects.filter(pk=self._file_id, status=Status.UPLOADING).update(
-                claimed_until=_lease()
-            )
+            _update_held(self._stored, claimed_until=_lease())
 
 
 class _HeartbeatReader:
@@ -162,13 +187,27 @@ def _backoff(attempts):
 def upload_to_channel(self, file_id):
     stored = claim(file_id)
     if stored is None:
+        wait = None if self.request.is_eager else held_elsewhere(file_id)
+        if wait is not None:
+            # Another worker holds it; should that one be dead (its message redelivered to this
+            # one), this delivery takes over as soon as the dead one's claim lapses.
+            raise self.retry(countdown=wait + 1)
         return "not claimable"
+    try:
+        return _upload(self, stored)
+    finally:
+        leases.drop(stored.pk)
+
+
+def _upload(self, stored):
+    file_id = stored.pk
     if not staging.exists(stored.staged_name):
         _fail(stored, "The staged bytes are missing, so the upload cannot be made. Upload the file again.")
         return "missing"
 
     def save_session(url):
-        StoredFile.objects.filter(pk=file_id).update(
+        _update_held(
+            stored,
             upload_session_url=url or "",
             upload_session_size=stored.size if url else None,
             upload_session_hash="",
@@ -178,11 +217,11 @@ def upload_to_channel(self, file_id):
 
     def save_progress(hash_state):
         # After each fragment: a worker that takes over reads staging from here, not from byte 0.
-        StoredFile.objects.filter(pk=file_id).update(
-            upload_session_hash=hash_state, claimed_until=_lease(), updated_at=timezone.now()
+        _update_held(
+            stored, upload_session_hash=hash_state, claimed_until=_lease(), updated_at=timezone.now()
         )
 
-    lease = _Lease(file_id)
+    lease = _Lease(stored)
 
     def open_stream(offset):
         fh = staging.open_at(stored.staged_name, offset)
@@ -195,6 +234,10 @@ def upload_to_channel(self, file_id):
 
     try:
         remote = _store(stored, open_stream, save_session, save_progress)
+    except ClaimLost as exc:
+        # Whatever this worker sent is the other's to reuse or replace: nothing is undone here.
+        log.warning("%s; this worker stops", exc)
+        return "taken over"
     except Abandoned as exc:
         _abandon(stored, exc)
         return "abandoned"
@@ -288,19 +331,21 @@ def _fail_over(stored, exc) -> bool:
     except NoChannel:
         return False
     note = f"Moved from {stored.channel.name} to {target.name}: {exc}"
-    moved = StoredFile.objects.filter(
-        pk=stored.pk, status=Status.UPLOADING, channel_id=stored.channel_id
-    ).update(
-        channel_id=target.pk,
-        remote_path=remote_path_of(target.root_directory, stored.public_id),
-        upload_session_url="",
-        upload_session_size=None,
-        upload_session_hash="",
-        status=Status.PENDING,
-        claimed_until=None,
-        failure_reason=note,
-        moved_note=note,
-        updated_at=timezone.now(),
+    moved = (
+        _held(stored)
+        .filter(channel_id=stored.channel_id)
+        .update(
+            channel_id=target.pk,
+            remote_path=remote_path_of(target.root_directory, stored.public_id),
+            upload_session_url="",
+            upload_session_size=None,
+            upload_session_hash="",
+            status=Status.PENDING,
+            claimed_until=None,
+            failure_reason=note,
+            moved_note=note,
+            updated_at=timezone.now(),
+        )
     )
     if moved:
         log.warning("file %s: %s", stored.pk, note)
@@ -317,7 +362,7 @@ def _abandon(stored, exc):
 
 
 def _release(stored, reason, not_before=None):
-    StoredFile.objects.filter(pk=stored.pk, status=Status.UPLOADING).update(
+    _held(stored).update(
         status=Status.PENDING,
         failure_reason=reason,
         claimed_until=None,
@@ -329,7 +374,7 @@ def _release(stored, reason, not_before=None):
 def _fail(stored, reason):
     log.warning("file %s: upload failed: %s", stored.pk, reason)
     # The staged bytes stay: a retry from the admin starts from them.
-    StoredFile.objects.filter(pk=stored.pk, status=Status.UPLOADING).update(
+    _held(stored).update(
         status=Status.FAILED, failure_reason=reason, claimed_until=None, updated_at=timezone.now()
     )
 
@@ -341,7 +386,7 @@ def _finish(stored, remote):
         )
         return
     with transaction.atomic():
-        done = StoredFile.objects.filter(pk=stored.pk, status=Status.UPLOADING).update(
+        done = _held(stored).update(
             status=Status.STORED,
             remote_id=remote.remote_id,
             quickxorhash=remote.quickxorhash,
@@ -360,6 +405,11 @@ def _finish(stored, remote):
             name = stored.staged_name
             transaction.on_commit(lambda: staging.remove(name))
     if not done:
+        if not StoredFile.objects.filter(pk=stored.pk, status=Status.DELETED).exists():
+            # Taken over by another worker (this one's lease lapsed): the item at the path is
+            # the same file, which that worker stores or has stored.
+            log.warning("file %s: another worker took the upload over; this one stops", stored.pk)
+            return
         # Deleted while it was uploading: the delete task found no remote item yet.
         StoredFile.objects.filter(pk=stored.pk).update(remote_id=remote.remote_id)
         delete_remote.delay(stored.pk)
