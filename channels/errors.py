@@ -16,8 +16,19 @@ class ChannelError(Exception):
         self.code = code
 
 
+# A channel's "slow down", whoever's request met it: Graph's, S3's and WebDAV's throttling codes.
+THROTTLE_CODES = frozenset(
+    {"throttled", "activityLimitReached", "tooManyRequests", "SlowDown", "Throttling", "ThrottlingException"}
+)
+
+
 class TransientError(ChannelError):
     """Retry later: network trouble, throttling, a 5xx. `retry_after` in seconds when known."""
+
+    @property
+    def pauses_channel(self) -> bool:
+        """Whether the whole channel should wait: it throttles, or said how long to wait."""
+        return self.retry_after is not None or self.code in THROTTLE_CODES
 
 
 class PermanentError(ChannelError):

@@ -99,6 +99,9 @@ class Channel(SavesOnlyChanges, models.Model):
     last_error = models.TextField(blank=True, editable=False)
     last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
     checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The channel asked to slow down (429, or a Retry-After): no upload to it starts before this.
+    # Graph throttles per app and user, so one file's 429 holds the channel's other files too.
+    paused_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

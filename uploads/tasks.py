@@ -55,6 +55,7 @@ CLAIMED_FIELDS = (
     "channel__name",
     "channel__root_directory",  # S3 and WebDAV backends read it when built: one query less per upload
     "channel__health",
+    "channel__paused_until",
 )
 
 
@@ -201,6 +202,17 @@ def upload_to_channel(self, file_id):
 
 def _upload(self, stored):
     file_id = stored.pk
+    paused_until = stored.channel.paused_until
+    # (Run in the caller's process, a retry runs again at once: no countdown to wait with.)
+    if paused_until is not None and paused_until > timezone.now() and not self.request.is_eager:
+        # Another file met the channel's throttling: this one waits too, instead of learning it alone.
+        _release(
+            stored,
+            f"Waiting until {paused_until:%H:%M:%S} UTC: {stored.channel.name} asked to slow down.",
+            not_before=paused_until,
+        )
+        wait = (paused_until - timezone.now()).total_seconds()
+        raise self.retry(countdown=min(MAX_COUNTDOWN, wait + random.uniform(0, 1)))  # noqa: S311
     if not staging.exists(stored.staged_name):
         _fail(stored, "The staged bytes are missing, so the upload cannot be made. Upload the file again.")
         return "missing"
@@ -267,6 +279,8 @@ def _upload(self, stored):
         countdown = min(
             MAX_COUNTDOWN, exc.retry_after if exc.retry_after is not None else _backoff(stored.attempts)
         )
+        if exc.pauses_channel:
+            health.pause(stored.channel_id, countdown)
         # The wait is kept on the row, not only in this retry's countdown: whatever else
         # sends the file meanwhile (the request finishing, reconcile) finds it not yet due.
         _release(stored, str(exc), not_before=timezone.now() + datetime.timedelta(seconds=countdown))

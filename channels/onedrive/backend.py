@@ -7,8 +7,9 @@ from urllib.parse import quote
 
 from django.conf import settings
 
+from channels import health
 from channels.backends import Quota, Relocated, RemoteFile
-from channels.errors import PermanentError
+from channels.errors import PermanentError, TransientError
 from channels.onedrive import connection, endpoints, http, serving, upload
 from channels.onedrive.models import settings_of
 from channels.quickxorhash import QuickXorHash
@@ -67,7 +68,7 @@ class OneDriveBackend:
                 on_session=on_session,
                 hash_state=hash_state,
                 on_progress=on_progress,
-                retry=upload.RetryPolicy(max_wait=settings.IMGBED_MAX_INLINE_WAIT),
+                retry=upload.RetryPolicy(max_wait=settings.IMGBED_MAX_INLINE_WAIT, on_wait=self._on_wait),
                 session=http.session(),
             )
         except PermanentError as exc:
@@ -85,6 +86,10 @@ class OneDriveBackend:
                 code="nameAlreadyExists",
             ) from None
         return RemoteFile(result.item_id, result.size, result.quickxorhash)
+
+    def _on_wait(self, failure, delay):
+        if isinstance(failure, TransientError) and failure.pauses_channel:
+            health.pause(self.channel.pk, delay)
 
     def item_at(self, remote_path) -> dict:
         path = "/".join(quote(part, safe="") for part in remote_path.split("/"))

@@ -67,6 +67,9 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
     jitter: bool = True
     timeout: float | tuple[float, float] = (10.0, 120.0)  # connect, read: a fragment can take a while
+    # Told of each wait before it is slept (the failure, seconds): a throttled channel pauses its
+    # other uploads for as long.
+    on_wait: Callable[[ChannelError, float], None] | None = None
 
     def backoff(self, attempt: int) -> float:
         delay = min(self.max_backoff, self.base * self.factor ** (attempt - 1))
@@ -175,6 +178,8 @@ class _Client:
                 failure.retry_after = delay
                 raise failure
             log.info("%s %s: %s; waiting %.1f s", method, _redact(url, auth), failure, delay)
+            if self.policy.on_wait is not None:
+                self.policy.on_wait(failure, delay)
             self.policy.sleep(delay)
             self.waited += delay
 
