@@ -2,6 +2,7 @@
 
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from channels.models import Channel
@@ -76,4 +77,10 @@ def health_badge(obj):
     ):
         url = reverse("admin:channels_onedrivechannel_change", args=[obj.pk]) + "#get-token"
         badge = format_html('{} <a class="get-token-link" href="{}">Get Token</a>', badge, url)
+    if obj.paused_until is not None and obj.paused_until > timezone.now():
+        badge = format_html(
+            '{} <span class="paused">(throttled: uploads wait until {} UTC)</span>',
+            badge,
+            obj.paused_until.strftime("%H:%M:%S"),
+        )
     return badge

@@ -51,3 +51,17 @@ def test_one_file_throttled_holds_the_channel_then_all_are_stored_once(
     channel = Channel.objects.get()
     assert channel.paused_until is not None and channel.health == Channel.Health.CONNECTED
     assert not StoredFile.objects.exclude(status=StoredFile.Status.STORED).exists()
+
+
+def test_staff_see_a_paused_channel_in_the_channel_list(staff_client, tmp_path):
+    from django.utils import timezone
+
+    from channels import health
+    from tests.channels import local_channel
+
+    channel = local_channel(tmp_path, name="Disk", health="connected")
+    until = health.pause(channel.pk, 120)
+    page = staff_client.get("/admin/channels/channel/").content.decode()
+    assert f"throttled: uploads wait until {until:%H:%M:%S} UTC" in page
+    Channel.objects.filter(pk=channel.pk).update(paused_until=timezone.now())
+    assert "throttled" not in staff_client.get("/admin/channels/channel/").content.decode()
