@@ -1,0 +1,97 @@
+"""The site's processes as a deployment runs them, for fault tests: a Redis of the test's own
+(so it can be killed, restarted and flushed without touching anyone else's), the Procfile's
+web line, and workers and beat (tests.worker) on that broker and the test database."""
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+
+from tests.processes import Spawned, free_port
+from tests.test_access_log import procfile_line
+from tests.worker import ROOT
+
+
+class PrivateRedis:
+    """redis-server on a free loopback port, keeping nothing on disk (as the machine's own)."""
+
+    def __init__(self, directory: Path):
+        self.port = free_port()
+        self.directory = directory
+        self.process = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=5)
+
+    def start(self):
+        args = [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1"]
+        args += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if self.client().ping():
+                    return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self):
+        """As a crash: SIGKILL; whatever it held (queued messages) is lost."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self):
+        self.kill()
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    server = PrivateRedis(tmp_path)
+    yield server
+    server.stop()
+
+
+class Web(Spawned):
+    """The Procfile's web line (gunicorn) with `env`, answering on its own port."""
+
+    def __init__(self, env, log_path):
+        self.port = free_port()
+        env = {**env, "PORT": str(self.port), "ALLOWED_HOSTS": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+        env.setdefault("SITE_URL", f"http://127.0.0.1:{self.port}")
+        super().__init__(["/bin/sh", "-c", "exec " + procfile_line("web")], env, ROOT, log_path)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.http = requests.Session()
+        self.http.trust_env = False
+
+        def answers():
+            try:
+                return self.http.get(self.url + "/api/channels", timeout=2).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        self.wait_until(answers, timeout=60, what="gunicorn to answer")
+
+
+@pytest.fixture
+def start_web(tmp_path):
+    started = []
+
+    def start(env):
+        web = Web(env, tmp_path / f"web-{len(started)}.log")
+        started.append(web)
+        return web
+
+    yield start
+    for web in started:
+        web.stop()
