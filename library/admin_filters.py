@@ -7,13 +7,16 @@ keep them; a value that cannot be used is said in words above the list, which th
 import re
 
 from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef
 
-from library import folders, listing, tags
+from library import folders, listing
 from library.access import BadInput
+from library.models import FileTag, Tag
 from uploads.models import StoredFile
 
 TOP = "/"  # the folder parameter's value for files in no folder
 MAX_SUGGESTED_TAGS = 500
+MAX_SUBFOLDERS = 100  # shown under one folder; the others are reached by typing their path
 _TAG_SEPARATORS = re.compile(r"[,\s]+")
 
 
@@ -71,8 +74,11 @@ class FolderFilter(admin.ListFilter):
         chosen = self.path or ""
         rows = []
 
+        def on_the_way(path):
+            return chosen == path or chosen.startswith(path + "/")
+
         def add(node):
-            is_open = bool(node.children) and (chosen == node.path or chosen.startswith(node.path + "/"))
+            is_open = bool(node.children) and on_the_way(node.path)
             rows.append(
                 {
                     "label": node.name,
@@ -87,11 +93,19 @@ class FolderFilter(admin.ListFilter):
                 }
             )
             if is_open:
-                for name in sorted(node.children):
-                    add(node.children[name])
+                add_children(node)
 
-        for name in sorted(top.children):
-            add(top.children[name])
+        def add_children(node):
+            names = sorted(node.children)
+            # The way to the chosen folder stays in view however many folders are beside it.
+            shown = set(names[:MAX_SUBFOLDERS]) | {n for n in names if on_the_way(node.children[n].path)}
+            for name in names:
+                if name in shown:
+                    add(node.children[name])
+            if len(names) > len(shown):
+                rows.append({"more": len(names) - len(shown), "depth": node.depth + 1, "path": node.path})
+
+        add_children(top)
         return rows
 
     def choices(self, changelist):
@@ -108,6 +122,8 @@ class FolderFilter(admin.ListFilter):
                 "direct": top.direct,
             },
             "rows": self._rows(changelist, top),
+            "typed": self.path or "",
+            "hidden": [(k, v) for k, v in changelist.params.items() if k != self.parameter_name],
             "subfolders": self.subfolders,
             "subfolders_href": changelist.get_query_string(
                 {self.subfolders_parameter: "1"} if not self.subfolders else {},
@@ -171,8 +187,11 @@ class TagFilter(admin.ListFilter):
             "hidden": [(k, v) for k, v in changelist.params.items() if k not in names],
             "clear_href": changelist.get_query_string(remove=names),
             "active": bool(self.all_of or self.none_of),
+            # Tags on some file, deleted or not: one index probe per tag, not a pass over the files.
             "suggestions": list(
-                tags.in_use().order_by("name").values_list("name", flat=True)[:MAX_SUGGESTED_TAGS]
+                Tag.objects.filter(Exists(FileTag.objects.filter(tag=OuterRef("pk"))))
+                .order_by("name")
+                .values_list("name", flat=True)[:MAX_SUGGESTED_TAGS]
             ),
         }
 

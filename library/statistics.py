@@ -33,11 +33,6 @@ def _grouped(files, key, label=None):
     ]
 
 
-def totals() -> dict:
-    found = StoredFile.objects.filter(LIVE).aggregate(files=Count("pk"), bytes=Sum("size"))
-    return {"files": found["files"], "bytes": found["bytes"] or 0}
-
-
 def per_channel() -> list[dict]:
     return _grouped(StoredFile.objects.filter(LIVE), "channel__name")
 
@@ -147,9 +142,11 @@ def chart(series, width=900, height=240, left=44, bottom=28, top=10, right=8) ->
 
 
 def figures(today=None) -> dict:
+    channels = per_channel()
     return {
-        "totals": totals(),
-        "channels": per_channel(),
+        # From the channels' few rows, not one more pass over the files.
+        "totals": {"files": sum(c["files"] for c in channels), "bytes": sum(c["bytes"] for c in channels)},
+        "channels": channels,
         "categories": per_category(),
         "folders": top_folders(),
         "ips": top_ips(),

@@ -16,7 +16,7 @@ class Element:
 
     def text(self) -> str:
         parts = [c if isinstance(c, str) else c.text() for c in self.children]
-        return " ".join(" ".join(parts).split())
+        return " ".join("".join(parts).split())
 
     def all(self, tag=None, cls=None, **attrs):
         for child in self.children:
