@@ -6,13 +6,13 @@ from django import forms
 from library import moves, tags
 from library.access import BadInput
 from library.admin_filters import split_tags
+from uploads.naming import MAX_SEGMENT_LENGTH
 
 
 class MoveForm(forms.Form):
     destination = forms.CharField(
         label="Move into the folder",
         required=False,
-        max_length=moves.MAX_FOLDER + 10,
         help_text="Like 2025/trips. Empty: the top level. Each file keeps its name; one whose new id "
         "another file has (or had) stays where it is.",
     )
@@ -23,10 +23,12 @@ class MoveForm(forms.Form):
             folder = moves.clean_dist(typed)
         except BadInput as exc:
             reason = str(exc).removeprefix("dist: ").replace("uploadFolder", "A folder")
+            reason = reason[:1].upper() + reason[1:]
             raise forms.ValidationError(reason) from None
         if folder != typed:
             raise forms.ValidationError(
-                f"{typed!r} has characters a folder cannot have; {folder!r} would do."
+                f"{typed!r} cannot be a folder as typed (a character ids cannot hold, or a name "
+                f"over {MAX_SEGMENT_LENGTH} bytes); {folder!r} would do."
                 if folder
                 else f"{typed!r} is no folder: leave the box empty for the top level."
             )

@@ -50,6 +50,13 @@ def move(files, folder: str) -> list[Outcome]:
         if _deleted(stored):
             outcomes.append(Outcome(stored.pk, old, REFUSED, "Refused: a deleted file keeps its id."))
             continue
+        if stored.receiving:
+            outcomes.append(
+                Outcome(
+                    stored.pk, old, REFUSED, "Refused: still arriving; move it once its upload has finished."
+                )
+            )
+            continue
         new = moves.join(folder, stored.name)
         if new == old:
             outcomes.append(Outcome(stored.pk, old, UNCHANGED, f"Already in {where(folder)}."))

@@ -63,6 +63,12 @@ def test_tag_and_move_files_from_the_gallery(page, site_url, admin_user, client,
     assert page.locator('li.card[data-file-id="inbox/notes.txt"] .tile').inner_text() == "TXT"
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
+    page.check("#gallery-toggle")
+    assert page.locator("span.action-counter").inner_text() == "3 of 3 selected"
+    assert page.locator("li.card input.action-select:checked").count() == 3
+    page.uncheck("#gallery-toggle")
+    assert page.locator("li.card input.action-select:checked").count() == 0
+
     tick(page, "inbox/one.png", "inbox/two.png")
     assert page.locator("span.action-counter").inner_text() == "2 of 3 selected"
     assert page.locator("li.card.selected").count() == 2
@@ -106,3 +112,37 @@ def test_tag_and_move_files_from_the_gallery(page, site_url, admin_user, client,
         "inbox/notes.txt",
         "inbox/two.png",
     ]
+
+
+def test_select_every_matching_file_across_the_gallery_pages(
+    page, site_url, admin_user, tmp_path, monkeypatch
+):
+    from django.contrib import admin
+
+    from uploads.models import StoredFile
+
+    monkeypatch.setattr(admin.site._registry[StoredFile], "list_per_page", 2)
+    disk = local_channel(tmp_path / "files", name="Disk", health="connected")
+    for name in ["a", "b", "c"]:
+        add_file(disk, f"many/{name}.png")
+    add_file(disk, "other/d.png")
+
+    page.goto(f"{site_url}/admin/login/?next=/admin/uploads/storedfile/%3Ffolder%3Dmany%26view%3Dgallery")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "password")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{site_url}/admin/uploads/storedfile/?folder=many&view=gallery")
+    assert page.locator("li.card").count() == 2
+
+    question = page.locator("div.actions span.question a")
+    assert not question.is_visible()
+    page.check("#gallery-toggle")
+    assert question.inner_text() == "Select all 3 files"
+    question.click()
+    assert page.locator("div.actions span.clear").is_visible()
+    run_now = page.locator("#changelist-form select[name=action]")
+    run_now.select_option(label="Block (served to no one)")
+    page.click("#changelist-form button[name=index]")
+    page.wait_for_selector("#batch-outcomes")
+    assert outcomes(page) == {f"many/{n}.png": "Now blocked (was normal)." for n in "abc"}
+    assert StoredFile.objects.get(public_id="other/d.png").list_type == StoredFile.ListType.NONE

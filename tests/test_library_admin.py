@@ -89,6 +89,15 @@ def test_a_move_onto_an_old_link_or_of_a_deleted_file_is_refused(staff_client, d
     assert FormerId.objects.get(public_id="x/a.png").file_id == earlier.pk
 
 
+def test_a_file_still_arriving_is_not_moved(staff_client, disk):
+    arriving = add_file(disk, "big/video.mp4", content_type="video/mp4", receiving=True)
+    done = submit(staff_client, choose(staff_client, "move_files", [arriving]), destination="later")
+    assert outcomes(done) == {
+        "big/video.mp4": ("refused", "Refused: still arriving; move it once its upload has finished.")
+    }
+    assert ids_of(arriving) == {"big/video.mp4"}
+
+
 def test_move_to_the_top_level(staff_client, disk):
     deep = add_file(disk, "a/b/deep.png")
     done = submit(staff_client, choose(staff_client, "move_files", [deep]), destination="")
@@ -100,7 +109,11 @@ def test_move_to_the_top_level(staff_client, disk):
     "typed, error",
     [
         ("../up", "A folder may not contain '..'"),
-        ("a:b", "'a:b' has characters a folder cannot have; 'a_b' would do."),
+        (
+            "a:b",
+            "'a:b' cannot be a folder as typed (a character ids cannot hold, or a name over 100 bytes); 'a_b' would do.",
+        ),
+        ("/".join(["f" * 90] * 4), "A folder path is at most 300 characters."),
         ("/".join("abcdefghijk"), "A folder may have at most 10 levels, not 11."),
     ],
 )

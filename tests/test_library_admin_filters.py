@@ -214,3 +214,15 @@ def test_the_go_to_folder_box_keeps_the_other_filters(staff_client, tree):
         "tags": "x",
     }
     assert form.one("input", name="folder").attrs["value"] == "a"
+
+
+def test_show_counts_works_beside_the_tree_and_the_tag_filter(staff_client, tagged):
+    response = staff_client.get(f"{LIST}?_facets=True&access=normal&tags=cat")
+    assert response.status_code == 200
+    assert set(listed_ids(response)) == {"both.png", "cat.png"}
+    access = [
+        a.text()
+        for a in parse(response).one("nav", id="changelist-filter").all("a")
+        if "access=" in a.attrs["href"]
+    ]
+    assert "Normal (2)" in access
