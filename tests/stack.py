@@ -76,8 +76,8 @@ class Web(Spawned):
 
         def answers():
             try:
-                return self.http.get(self.url + "/api/channels", timeout=2).status_code == 200
-            except requests.ConnectionError:
+                return self.http.get(self.url + "/api/channels", timeout=10).status_code == 200
+            except requests.RequestException:  # not listening yet, or still loading
                 return False
 
         self.wait_until(answers, timeout=60, what="gunicorn to answer")
