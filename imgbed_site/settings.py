@@ -96,6 +96,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "imgbed_site.unavailable.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "imgbed_site.urls"

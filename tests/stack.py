@@ -4,6 +4,7 @@ web line, and workers and beat (tests.worker) on that broker and the test databa
 
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -95,3 +96,74 @@ def start_web(tmp_path):
     yield start
     for web in started:
         web.stop()
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (initdb in a temporary folder, run as the postgres
+    user, on a free loopback port), so it can be restarted mid-upload without touching the
+    machine's own."""
+
+    def __init__(self, directory: Path):
+        self.bin = Path(sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1])
+        self.port = free_port()
+        self.directory = directory / "pg"
+        self.directory.mkdir()
+        shutil.chown(self.directory, "postgres")
+        self._as_postgres(self.bin / "initdb", "-D", self.directory / "data", "-A", "trust", "-U", "postgres")
+        self.start()
+        self._as_postgres(self.bin / "createdb", "-h", "127.0.0.1", "-p", self.port, "-U", "postgres", "site")
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/site"
+
+    def _as_postgres(self, *args, check=True):
+        command = ["runuser", "-u", "postgres", "--", *map(str, args)]
+        return subprocess.run(command, check=check, capture_output=True, text=True, timeout=120)
+
+    def start(self):
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.directory}"
+        self._as_postgres(
+            self.bin / "pg_ctl",
+            "-D",
+            self.directory / "data",
+            "-o",
+            options,
+            "-l",
+            self.directory / "log",
+            "-w",
+            "start",
+        )
+
+    def stop(self, mode="fast"):
+        self._as_postgres(
+            self.bin / "pg_ctl", "-D", self.directory / "data", "-m", mode, "-w", "stop", check=False
+        )
+
+
+def can_run_postgres() -> str:
+    """Why a private cluster cannot be made here, or ""."""
+    if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+        return "PostgreSQL's server programs (initdb) are not installed"
+    if (
+        not shutil.which("runuser")
+        or subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0"
+    ):
+        return "making a PostgreSQL cluster needs root (to run it as the postgres user)"
+    return ""
+
+
+@pytest.fixture
+def private_postgres(tmp_path):
+    why = can_run_postgres()
+    if why:
+        pytest.skip(why)
+    # Not under tmp_path: pytest's folders are root's alone, and the server runs as postgres.
+    directory = Path(tempfile.mkdtemp(prefix="imgbed-pg-"))
+    directory.chmod(0o755)
+    cluster = PrivatePostgres(directory)
+    try:
+        yield cluster
+    finally:
+        cluster.stop("immediate")
+        shutil.rmtree(directory, ignore_errors=True)

@@ -12,7 +12,7 @@ import time
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -184,7 +184,17 @@ def _backoff(attempts):
 
 # The row is a per-file task's record (status, reason, attempts): storing each
 # result too would cost a write per file and fill the results table.
-@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
+# The database away for a moment (a restart): the task runs again later, and finds its row as
+# it was (a claim it held lapses, then it resumes).
+@shared_task(
+    bind=True,
+    acks_late=True,
+    max_retries=None,
+    ignore_result=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+)
 def upload_to_channel(self, file_id):
     stored = claim(file_id)
     if stored is None:
