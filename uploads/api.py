@@ -21,7 +21,7 @@ from uploads.early_start import EarlyStart
 from uploads.models import FormerId, StoredFile
 from uploads.naming import NAME_TYPES, NoFreeId, clean_folder, clean_name, make_id, remote_path_of
 from uploads.sniff import allowed, sniff
-from uploads.staging import FileTooLarge, StagingUploadHandler
+from uploads.staging import FileTooLarge, StagingFull, StagingUploadHandler
 from uploads.tasks import send_after_commit, upload_to_channel
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,13 @@ def _receive(upload, handler, early):
         received = (early.parse() if early else request.FILES).get("file")
     except FileTooLarge:
         return error(f"The file is larger than this site's limit of {_human(limit)}.", 413)
+    except StagingFull:
+        log.error("staging disk full: an upload was refused", exc_info=True)
+        return error(
+            "This site's disk is full, so the file was not saved. Try again later; the site's staff "
+            "must free space on the disk that holds IMGBED_DATA_DIR (or its staging folder).",
+            507,
+        )
     except Exception:  # a broken multipart body, or a client that went away
         handler.abandon()  # Django's parser does not always tell the handler
         log.info("unreadable multipart body", exc_info=True)

@@ -7,6 +7,7 @@ large file is written to disk once and never held in memory.
 """
 
 import datetime
+import errno
 import hashlib
 import io
 import os
@@ -26,6 +27,14 @@ class FileTooLarge(Exception):
     def __init__(self, limit):
         super().__init__(limit)
         self.limit = limit
+
+
+class StagingFull(Exception):
+    """The disk under the staging folder is full: the file cannot be taken in."""
+
+
+def _full(exc: OSError) -> bool:
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def storage():
@@ -96,6 +105,7 @@ class StagingUploadHandler(FileUploadHandler):
         # Called once with the handler when the file's first chunk is on disk.
         self.on_first_chunk = None
         self._out = None
+        self._complete = False
 
     def new_file(
         self, field_name, file_name, content_type, content_length, charset=None, content_type_extra=None
@@ -119,12 +129,21 @@ class StagingUploadHandler(FileUploadHandler):
         if len(self._head) < SNIFF_BYTES:
             self._head += raw_data[: SNIFF_BYTES - len(self._head)]
         self._sha.update(raw_data)
-        self._out.write(raw_data)
-        if self.on_first_chunk is not None:
-            callback, self.on_first_chunk = self.on_first_chunk, None
-            self._out.flush()
-            callback(self)
+        try:
+            self._out.write(raw_data)
+            if self.on_first_chunk is not None:
+                callback, self.on_first_chunk = self.on_first_chunk, None
+                self._out.flush()
+                callback(self)
+        except OSError as exc:
+            self._give_up_if_full(exc)
+            raise
         return None
+
+    def _give_up_if_full(self, exc: OSError):
+        if _full(exc):
+            self.abandon()
+            raise StagingFull(str(exc)) from exc
 
     @property
     def head(self) -> bytes:
@@ -139,7 +158,12 @@ class StagingUploadHandler(FileUploadHandler):
     def file_complete(self, file_size):
         if self._out is None:
             return None
-        self._out.close()
+        try:
+            self._out.close()  # writes what is buffered: the disk may fill here
+        except OSError as exc:
+            self._give_up_if_full(exc)
+            raise
+        self._complete = True
         return StagedFile(
             self._path,
             self.file_name,
@@ -153,13 +177,18 @@ class StagingUploadHandler(FileUploadHandler):
         self.abandon()
 
     def abandon(self):
-        """Drop the partly received file."""
-        if self._out is not None and not self._out.closed:
-            self._out.close()
+        """Drop the partly received file (not one already handed over as a StagedFile)."""
+        if self._out is None or self._complete:
+            return
+        if not self._out.closed:
             try:
-                os.unlink(self._path)
-            except FileNotFoundError:
-                pass
+                self._out.close()
+            except OSError:
+                pass  # a full disk: the bytes it could not write go with the file
+        try:
+            os.unlink(self._path)
+        except FileNotFoundError:
+            pass
 
 
 def commit(staged: StagedFile) -> str:
