@@ -147,6 +147,20 @@ def test_session_opened_for_another_size_is_cancelled_not_resumed(client, setup,
     assert emulator.files()[0].quickxorhash == quickxorhash_b64(data)
 
 
+def test_500s_mid_session_are_retried_without_resending_a_byte(client, setup, emulator, start_worker):
+    data = png(8 * 1024 * 1024)
+    src = upload(client, data)
+    # The first three fragment requests meet a 500 (no Retry-After: backed off, then sent again).
+    emulator.faults.inject("upload_url", status=500, retry_after=None, count=3)
+    start_worker(concurrency=1, IMGBED_FRAGMENT_SIZE=FRAGMENT)
+    row = stored(src)
+    failed = [r for r in emulator.requests if r.kind == "upload_url" and r.status == 500]
+    assert len(failed) == 3
+    assert_disjoint(fragments(emulator), len(data))
+    assert len(emulator.files()) == 1 and emulator.files()[0].quickxorhash == quickxorhash_b64(data)
+    assert row.failure_reason == "" and body(client.get(src)) == data
+
+
 def test_retry_after_is_honoured(client, setup, emulator, start_worker):
     data = png(50_000)
     emulator.faults.inject("PUT", path_regex=r"/content", status=429, retry_after=2, count=1)
