@@ -38,7 +38,7 @@ def normalise_dir(value: str) -> str:
     return value
 
 
-def _integer(params, name, default):
+def integer(params, name, default):
     raw = params.get(name, "").strip()
     if raw == "":
         return default
@@ -87,8 +87,8 @@ class ListQuery:
 
 def parse(params) -> ListQuery:
     query = ListQuery()
-    query.start = max(0, _integer(params, "start", 0))
-    query.count = _integer(params, "count", DEFAULT_COUNT)
+    query.start = max(0, integer(params, "start", 0))
+    query.count = integer(params, "count", DEFAULT_COUNT)
     if query.count == 0 or query.count < -1:
         raise BadInput("count must be at least 1, or -1 for all files.")
     query.sum = params.get("sum") == "true"
@@ -137,16 +137,21 @@ def _state_filters(query, params):
         query.nothing = True  # no file here has a moderation label: all are "normal"
     file_types = _choices(params, "fileType", FILE_TYPES)
     if file_types:
-        media = [t for t in FILE_TYPES[:3] if t in file_types]
-        match = Q(pk__in=[])
-        for kind in media:
+        query.where.append(of_file_types(file_types))
+
+
+def of_file_types(file_types) -> Q:
+    """Files of any of these FILE_TYPES, by MIME prefix (`other`: none of image, video, audio)."""
+    match = Q(pk__in=[])
+    for kind in FILE_TYPES[:3]:
+        if kind in file_types:
             match |= Q(content_type__startswith=f"{kind}/")
-        if "other" in file_types:
-            known = Q(pk__in=[])
-            for kind in FILE_TYPES[:3]:
-                known |= Q(content_type__startswith=f"{kind}/")
-            match |= ~known
-        query.where.append(match)
+    if "other" in file_types:
+        known = Q(pk__in=[])
+        for kind in FILE_TYPES[:3]:
+            known |= Q(content_type__startswith=f"{kind}/")
+        match |= ~known
+    return match
 
 
 def _tag_filters(query, params):
@@ -232,12 +237,16 @@ def _batched(ids):
         yield ids[at : at + BATCH]
 
 
-def _rows(ids) -> list[StoredFile]:
+def rows_of(ids, files) -> list[StoredFile]:
+    """The rows of `files` (a queryset saying which fields to load) with these ids, in their order."""
     rows = {}
-    files = StoredFile.objects.select_related("channel").only(*metadata.FIELDS)
     for chunk in _batched(ids):
         rows.update(files.in_bulk(chunk))
     return [rows[pk] for pk in ids if pk in rows]
+
+
+def _rows(ids) -> list[StoredFile]:
+    return rows_of(ids, StoredFile.objects.select_related("channel").only(*metadata.FIELDS))
 
 
 def _tags(ids) -> dict:
@@ -247,30 +256,44 @@ def _tags(ids) -> dict:
     return found
 
 
-def respond(query: ListQuery) -> dict:
+@dataclass
+class Page:
+    ids: list  # the page's files, newest first
+    total: int  # matching files in the folder and below it
+    direct: int  # matching files in the folder itself
+    directories: list  # its immediate subfolders holding a matching file
+
+
+def page(query: ListQuery) -> Page:
+    """The ids of one page of files, with the counts and subfolders around it: three queries at most
+    (the counts, the folders, the page), whatever the folder holds."""
     under = _under(query)
-    now = int(time.time() * 1000)
-    if query.sum and query.count == -1:
-        return {"sum": under.count(), "indexLastUpdated": now}
     total, direct, folders = _counts(query, under)
     available = total if query.recursive else direct
     ids = []
     start = 0 if query.count == -1 else query.start  # ImgBed: all of them, whatever start says
     if start < available:
         source = under if query.recursive else under.filter(folder=query.folder)
-        page = source.order_by("-created_at", "-id").values_list("pk", flat=True)
+        ordered = source.order_by("-created_at", "-id").values_list("pk", flat=True)
         if query.count != -1:
-            page = page[query.start : query.start + query.count]
-        ids = list(page)
-    rows = _rows(ids)
-    file_tags = _tags(ids)
-    directories = _children(folders, query)
+            ordered = ordered[query.start : query.start + query.count]
+        ids = list(ordered)
+    return Page(ids, total, direct, _children(folders, query))
+
+
+def respond(query: ListQuery) -> dict:
+    now = int(time.time() * 1000)
+    if query.sum and query.count == -1:
+        return {"sum": _under(query).count(), "indexLastUpdated": now}
+    found = page(query)
+    rows = _rows(found.ids)
+    file_tags = _tags(found.ids)
     return {
         "files": [metadata.entry(row, file_tags.get(row.pk, [])) for row in rows],
-        "directories": directories,
-        "totalCount": total,
-        "directFileCount": direct,
-        "directFolderCount": len(directories),
+        "directories": found.directories,
+        "totalCount": found.total,
+        "directFileCount": found.direct,
+        "directFolderCount": len(found.directories),
         "returnedCount": len(rows),
         "indexLastUpdated": now,
         "isIndexedResponse": True,
