@@ -79,6 +79,12 @@ class ListQuery:
     search: str = ""
     where: list = field(default_factory=list)  # Q objects, all of which a file must match
     nothing: bool = False  # a filter no file can match (an unknown tag, a channel kind not here)
+    # Files left out of everything that are few (blocked ones): the unfiltered counts, which come
+    # from the indexes alone, less theirs, which come from their own rows.
+    hidden: Q | None = None
+    # Whether the files below the folder are counted too (ImgBed's totalCount); not needed by a
+    # listing of the folder's own files that gives only their count. Without it, total is None.
+    tree_total: bool = True
 
     @property
     def folder(self) -> str:
@@ -179,14 +185,20 @@ def below(prefix: str) -> Q:
     return Q(folder__startswith=prefix)
 
 
-def _under(query):
-    """The files the filters match in the folder and below it."""
-    files = StoredFile.objects.filter(LIVE, *query.where)
-    if query.nothing:
-        return files.none()
+def _tree(query):
+    """Every live file in the folder and below it, whatever the filters say."""
+    files = StoredFile.objects.filter(LIVE)
     if query.folder:
         files = files.filter(Q(folder=query.folder) | below(query.dir))
     return files
+
+
+def _under(query):
+    """The files the filters match in the folder and below it."""
+    if query.nothing:
+        return StoredFile.objects.none()
+    files = _tree(query).filter(*query.where)
+    return files if query.hidden is None else files.exclude(query.hidden)
 
 
 def _per_folder(files) -> dict:
@@ -218,12 +230,31 @@ def _counts(query, under):
     if query.where or query.nothing:  # filtered: one pass that counts them all
         folders = _per_folder(under)
         return sum(folders.values()), folders.get(query.folder, 0), folders
-    total = under.count()
-    direct = under.filter(folder=query.folder).count()
+    tree = _tree(query)
+    total = tree.count() if query.tree_total or query.recursive else None
+    direct = tree.filter(folder=query.folder).count()
     if query.dir:
-        folders = under.filter(below(query.dir)).order_by().values_list("folder", flat=True)
-        return total, direct, folders.distinct()
-    return total, direct, _top_folders()
+        folders = tree.filter(below(query.dir)).order_by().values_list("folder", flat=True).distinct()
+    else:
+        folders = _top_folders()
+    if query.hidden is not None:
+        return _less_hidden(query, tree, total, direct, folders)
+    return total, direct, folders
+
+
+def _less_hidden(query, tree, total, direct, folders):
+    """The counts without the hidden files; a folder below whose files are all hidden is left out."""
+    hidden = _per_folder(tree.filter(query.hidden))
+    if not hidden:
+        return total, direct, folders
+    below_here = [f for f in hidden if f != query.folder]
+    files = _per_folder(tree.filter(folder__in=below_here)) if below_here else {}
+    emptied = {f for f in below_here if files.get(f, 0) == hidden[f]}
+    return (
+        None if total is None else total - sum(hidden.values()),
+        direct - hidden.get(query.folder, 0),
+        [f for f in folders if f not in emptied],
+    )
 
 
 def _children(folders, query) -> list[str]:
@@ -259,14 +290,14 @@ def _tags(ids) -> dict:
 @dataclass
 class Page:
     ids: list  # the page's files, newest first
-    total: int  # matching files in the folder and below it
+    total: int | None  # matching files in the folder and below it (None: not counted)
     direct: int  # matching files in the folder itself
     directories: list  # its immediate subfolders holding a matching file
 
 
 def page(query: ListQuery) -> Page:
-    """The ids of one page of files, with the counts and subfolders around it: three queries at most
-    (the counts, the folders, the page), whatever the folder holds."""
+    """The ids of one page of files, with the counts and subfolders around it: the same few
+    queries (the counts, the folders, the page), whatever the folder holds."""
     under = _under(query)
     total, direct, folders = _counts(query, under)
     available = total if query.recursive else direct

@@ -65,7 +65,8 @@ def parse(params, rules) -> listing.ListQuery:
         recursive=params.get("recursive") == "true",
         search=params.get("search", "").strip(),
     )
-    query.where.append(visibility.servable(rules))
+    query.tree_total = query.recursive  # totalCount: what start and count page over
+    visibility.limit(query, rules)
     if query.search:  # the id only: the original name is the uploader's, not public
         query.where.append(Q(public_id__icontains=query.search))
     kind = params.get("type", "").strip().lower()

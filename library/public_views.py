@@ -140,9 +140,9 @@ def browse(request, folder=""):
     except BadInput as exc:
         return _message(request, 400, "Not a page number", str(exc))
     query = listing.ListQuery(
-        start=(number - 1) * PAGE_SIZE, count=PAGE_SIZE, dir=listing.normalise_dir(folder)
+        start=(number - 1) * PAGE_SIZE, count=PAGE_SIZE, dir=listing.normalise_dir(folder), tree_total=False
     )
-    query.where.append(visibility.servable(rules))
+    visibility.limit(query, rules)
     found = public.read(query)
     listed = not folder or folder in rules.public_browse_folders
     if not found.total and not found.directories and not listed:

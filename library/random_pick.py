@@ -1,13 +1,15 @@
 """GET /random: ImgBed's parameters, and one matching file drawn uniformly at random.
 
-The draw never loads the matching files. It first probes: PROBES ids drawn uniformly from the
-table's id range, looked up by primary key in one query, the first of them (in the order drawn)
-that is a matching file wins. Each probe that lands on a matching file lands on any of them with
-the same chance, so the winner is exactly uniform; with files that are most of the table (random
-images over a whole site) one probe in two or more hits, and the draw costs two index lookups.
-When every probe misses (the filters keep few files: one folder, an orientation), it counts the
-matching files and reads the one at a uniformly drawn offset of the id order: exact too, at the
-price of a pass over the matching files' index entries. Either way each file has 1/N.
+The draw never loads the matching files. It first probes: ids drawn uniformly from the table's
+id range, looked up by primary key, PROBES[0] of them in one query and, if none is a matching
+file, PROBES[1] more in another; the first of them (in the order drawn) that is a matching file
+wins. Each probe that lands on a matching file lands on any of them with the same chance, so the
+winner is exactly uniform. With files that are most of the table (random images over a whole
+site) the first probes hit, and the draw costs two index lookups; the second round still finds
+files that are one in a hundred. When every probe misses (the filters keep fewer: a folder and
+an orientation), it counts the matching files and reads the one at a uniformly drawn offset of
+the id order: exact too, at the price of a pass over the matching files. Either way each file
+has 1/N.
 """
 
 import random
@@ -22,7 +24,7 @@ from library import listing, visibility
 from library.access import BadInput
 from uploads.models import LIVE, StoredFile
 
-PROBES = 32
+PROBES = (32, 480)  # ids per round; SQLite takes up to 999 parameters in a query
 ORIENTATIONS = ("landscape", "portrait", "square", "auto")
 TYPES = ("", "path", "url", "img")  # "" and path: the relative /file/<id>
 FORMS = ("", "json", "text")
@@ -80,7 +82,7 @@ def _viewport(headers) -> tuple[int, int] | None:
         value = next((headers.get(n) for n in names if headers.get(n)), "")
         try:
             sizes.append(int(float(value)))
-        except ValueError:
+        except (ValueError, OverflowError):  # not a number, nan, inf
             return None
     width, height = sizes
     return (width, height) if width > 0 and height > 0 else None
@@ -123,15 +125,14 @@ def parse(params, headers, rules) -> RandomQuery:
 
 def matching(query: RandomQuery, rules):
     """The files this query may draw: live, served under the rules, in its folders, of its kinds."""
-    files = StoredFile.objects.filter(
-        LIVE,
-        visibility.servable(rules),
-        visibility.in_any(rules.random_folders),
-        visibility.in_tree(query.folder or ""),
+    # parse() checked that the folder asked for is one of them.
+    folders = (
+        visibility.in_any(rules.random_folders) if query.folder is None else visibility.in_tree(query.folder)
     )
+    files = StoredFile.objects.filter(LIVE, visibility.servable(rules), folders)
     kinds = Q(pk__in=[])
     for word in query.contents:
-        kinds |= Q(content_type__contains=word)
+        kinds |= Q(content_type__icontains=word)
     files = files.filter(kinds)
     if query.orientation:
         files = files.filter(width__gt=0, height__gt=0).filter(_orientation(query.orientation))
@@ -163,11 +164,12 @@ def pick(files) -> str | None:
     span = _id_range()
     if span is None:
         return None
-    draws = [_rng.randint(*span) for _ in range(PROBES)]
-    hits = dict(files.filter(pk__in=set(draws)).values_list("pk", "public_id"))
-    for drawn in draws:
-        if drawn in hits:
-            return hits[drawn]
+    for probes in PROBES:
+        draws = [_rng.randint(*span) for _ in range(probes)]
+        hits = dict(files.filter(pk__in=set(draws)).values_list("pk", "public_id"))
+        for drawn in draws:
+            if drawn in hits:
+                return hits[drawn]
     # A file deleted between the count and the read shifts the offsets: count again.
     for _ in range(3):
         total = files.count()

@@ -19,6 +19,17 @@ def servable(rules) -> Q:
     return ~Q(list_type=StoredFile.ListType.BLOCK)
 
 
+def limit(query, rules):
+    """Narrow a listing (library.listing.ListQuery) to the servable files. Blocked files are
+    few: they are counted apart (ListQuery.hidden), so that the counts still come from the
+    indexes; in whitelist mode the Allowed ones are what is left, a filter like any other."""
+    if rules.whitelist_mode:
+        query.where.append(servable(rules))
+    else:
+        query.hidden = Q(list_type=StoredFile.ListType.BLOCK)
+    return query
+
+
 def every_folder(entries) -> bool:
     """Whether a folder setting (Runtime.random_folders, .public_browse_folders) opens them all."""
     return not entries or "*" in entries

@@ -127,15 +127,21 @@ def test_blocked_files_are_left_out_and_whitelist_mode_shows_only_allowed_ones(c
     add_file(disk, "a/approved.png", list_type=WHITE)
     add_file(disk, "a/blocked.png", list_type=BLOCK)
     add_file(disk, "only-blocked/x.png", list_type=BLOCK)
+    add_file(disk, "only-blocked/deeper/y.png", list_type=BLOCK)
+    add_file(disk, "top.png")
+    add_file(disk, "top-blocked.png", list_type=BLOCK)
     body = listed(client, "recursive=true")
-    assert names(body) == ["a/approved.png", "a/normal.png"]
-    assert body["totalCount"] == 2
+    assert names(body) == ["top.png", "a/approved.png", "a/normal.png"]
+    assert body["totalCount"] == 3
     # A folder whose files are all blocked is not shown either.
-    assert listed(client)["directories"] == ["a"]
+    body = listed(client)
+    assert (names(body), body["directories"], body["totalCount"]) == (["top.png"], ["a"], 1)
+    assert listed(client, "dir=a")["totalCount"] == 2
     configure(public_browse=True, whitelist_mode=True)
     body = listed(client, "recursive=true")
     assert names(body) == ["a/approved.png"]
     assert body["totalCount"] == 1
+    assert listed(client)["directories"] == ["a"]
 
 
 def test_deleted_and_arriving_files_are_left_out(client, disk, open_to_all):
@@ -212,12 +218,21 @@ def test_type_by_mime_prefix(client, disk, open_to_all):
     assert body["totalCount"] == 1
 
 
-def test_a_page_costs_the_same_few_queries_however_many_files(client, disk, open_to_all):
-    for n in range(120):
-        add_file(disk, f"q/{n % 4}/{n}.png")
+def _reads(client, query):
     with CaptureQueriesContext(connection) as seen:
-        body = listed(client, "dir=q&recursive=true&count=100")
-    assert body["returnedCount"] == 100
-    assert body["directories"] == ["q/0", "q/1", "q/2", "q/3"]
-    reads = [q["sql"] for q in seen.captured_queries if "uploads_storedfile" in q["sql"]]
-    assert len(reads) == 3, reads  # the counts per folder, the page's ids, their rows
+        body = listed(client, query)
+    return body, [q["sql"] for q in seen.captured_queries if "uploads_storedfile" in q["sql"]]
+
+
+@pytest.mark.parametrize("query", ["dir=q&recursive=true&count=100", "", "dir=q&type=image"])
+def test_a_page_costs_the_same_few_queries_however_many_files(client, disk, open_to_all, query):
+    for n in range(8):
+        add_file(disk, f"q/{n % 4}/{n}.png")
+        add_file(disk, f"q/{n % 4}/blocked-{n}.png", list_type=BLOCK)
+    _, few = _reads(client, query)
+    for n in range(8, 160):
+        add_file(disk, f"q/{n % 4}/{n}.png")
+        add_file(disk, f"q/{n % 4}/blocked-{n}.png", list_type=BLOCK)
+    body, many = _reads(client, query)
+    assert len(many) == len(few) <= 7, many
+    assert body["files"] or body["directories"]
