@@ -38,7 +38,7 @@ def normalise_dir(value: str) -> str:
     return value
 
 
-def _integer(params, name, default):
+def integer(params, name, default):
     raw = params.get(name, "").strip()
     if raw == "":
         return default
@@ -79,6 +79,12 @@ class ListQuery:
     search: str = ""
     where: list = field(default_factory=list)  # Q objects, all of which a file must match
     nothing: bool = False  # a filter no file can match (an unknown tag, a channel kind not here)
+    # Files left out of everything that are few (blocked ones): the unfiltered counts, which come
+    # from the indexes alone, less theirs, which come from their own rows.
+    hidden: Q | None = None
+    # Whether the files below the folder are counted too (ImgBed's totalCount); not needed by a
+    # listing of the folder's own files that gives only their count. Without it, total is None.
+    tree_total: bool = True
 
     @property
     def folder(self) -> str:
@@ -87,8 +93,8 @@ class ListQuery:
 
 def parse(params) -> ListQuery:
     query = ListQuery()
-    query.start = max(0, _integer(params, "start", 0))
-    query.count = _integer(params, "count", DEFAULT_COUNT)
+    query.start = max(0, integer(params, "start", 0))
+    query.count = integer(params, "count", DEFAULT_COUNT)
     if query.count == 0 or query.count < -1:
         raise BadInput("count must be at least 1, or -1 for all files.")
     query.sum = params.get("sum") == "true"
@@ -137,16 +143,21 @@ def _state_filters(query, params):
         query.nothing = True  # no file here has a moderation label: all are "normal"
     file_types = _choices(params, "fileType", FILE_TYPES)
     if file_types:
-        media = [t for t in FILE_TYPES[:3] if t in file_types]
-        match = Q(pk__in=[])
-        for kind in media:
+        query.where.append(of_file_types(file_types))
+
+
+def of_file_types(file_types) -> Q:
+    """Files of any of these FILE_TYPES, by MIME prefix (`other`: none of image, video, audio)."""
+    match = Q(pk__in=[])
+    for kind in FILE_TYPES[:3]:
+        if kind in file_types:
             match |= Q(content_type__startswith=f"{kind}/")
-        if "other" in file_types:
-            known = Q(pk__in=[])
-            for kind in FILE_TYPES[:3]:
-                known |= Q(content_type__startswith=f"{kind}/")
-            match |= ~known
-        query.where.append(match)
+    if "other" in file_types:
+        known = Q(pk__in=[])
+        for kind in FILE_TYPES[:3]:
+            known |= Q(content_type__startswith=f"{kind}/")
+        match |= ~known
+    return match
 
 
 def _tag_filters(query, params):
@@ -174,14 +185,20 @@ def below(prefix: str) -> Q:
     return Q(folder__startswith=prefix)
 
 
-def _under(query):
-    """The files the filters match in the folder and below it."""
-    files = StoredFile.objects.filter(LIVE, *query.where)
-    if query.nothing:
-        return files.none()
+def _tree(query):
+    """Every live file in the folder and below it, whatever the filters say."""
+    files = StoredFile.objects.filter(LIVE)
     if query.folder:
         files = files.filter(Q(folder=query.folder) | below(query.dir))
     return files
+
+
+def _under(query):
+    """The files the filters match in the folder and below it."""
+    if query.nothing:
+        return StoredFile.objects.none()
+    files = _tree(query).filter(*query.where)
+    return files if query.hidden is None else files.exclude(query.hidden)
 
 
 def _per_folder(files) -> dict:
@@ -213,12 +230,31 @@ def _counts(query, under):
     if query.where or query.nothing:  # filtered: one pass that counts them all
         folders = _per_folder(under)
         return sum(folders.values()), folders.get(query.folder, 0), folders
-    total = under.count()
-    direct = under.filter(folder=query.folder).count()
+    tree = _tree(query)
+    total = tree.count() if query.tree_total or query.recursive else None
+    direct = tree.filter(folder=query.folder).count()
     if query.dir:
-        folders = under.filter(below(query.dir)).order_by().values_list("folder", flat=True)
-        return total, direct, folders.distinct()
-    return total, direct, _top_folders()
+        folders = tree.filter(below(query.dir)).order_by().values_list("folder", flat=True).distinct()
+    else:
+        folders = _top_folders()
+    if query.hidden is not None:
+        return _less_hidden(query, tree, total, direct, folders)
+    return total, direct, folders
+
+
+def _less_hidden(query, tree, total, direct, folders):
+    """The counts without the hidden files; a folder below whose files are all hidden is left out."""
+    hidden = _per_folder(tree.filter(query.hidden))
+    if not hidden:
+        return total, direct, folders
+    below_here = [f for f in hidden if f != query.folder]
+    files = _per_folder(tree.filter(folder__in=below_here)) if below_here else {}
+    emptied = {f for f in below_here if files.get(f, 0) == hidden[f]}
+    return (
+        None if total is None else total - sum(hidden.values()),
+        direct - hidden.get(query.folder, 0),
+        [f for f in folders if f not in emptied],
+    )
 
 
 def _children(folders, query) -> list[str]:
@@ -232,12 +268,16 @@ def _batched(ids):
         yield ids[at : at + BATCH]
 
 
-def _rows(ids) -> list[StoredFile]:
+def rows_of(ids, files) -> list[StoredFile]:
+    """The rows of `files` (a queryset saying which fields to load) with these ids, in their order."""
     rows = {}
-    files = StoredFile.objects.select_related("channel").only(*metadata.FIELDS)
     for chunk in _batched(ids):
         rows.update(files.in_bulk(chunk))
     return [rows[pk] for pk in ids if pk in rows]
+
+
+def _rows(ids) -> list[StoredFile]:
+    return rows_of(ids, StoredFile.objects.select_related("channel").only(*metadata.FIELDS))
 
 
 def _tags(ids) -> dict:
@@ -247,30 +287,44 @@ def _tags(ids) -> dict:
     return found
 
 
-def respond(query: ListQuery) -> dict:
+@dataclass
+class Page:
+    ids: list  # the page's files, newest first
+    total: int | None  # matching files in the folder and below it (None: not counted)
+    direct: int  # matching files in the folder itself
+    directories: list  # its immediate subfolders holding a matching file
+
+
+def page(query: ListQuery) -> Page:
+    """The ids of one page of files, with the counts and subfolders around it: the same few
+    queries (the counts, the folders, the page), whatever the folder holds."""
     under = _under(query)
-    now = int(time.time() * 1000)
-    if query.sum and query.count == -1:
-        return {"sum": under.count(), "indexLastUpdated": now}
     total, direct, folders = _counts(query, under)
     available = total if query.recursive else direct
     ids = []
     start = 0 if query.count == -1 else query.start  # ImgBed: all of them, whatever start says
     if start < available:
         source = under if query.recursive else under.filter(folder=query.folder)
-        page = source.order_by("-created_at", "-id").values_list("pk", flat=True)
+        ordered = source.order_by("-created_at", "-id").values_list("pk", flat=True)
         if query.count != -1:
-            page = page[query.start : query.start + query.count]
-        ids = list(page)
-    rows = _rows(ids)
-    file_tags = _tags(ids)
-    directories = _children(folders, query)
+            ordered = ordered[query.start : query.start + query.count]
+        ids = list(ordered)
+    return Page(ids, total, direct, _children(folders, query))
+
+
+def respond(query: ListQuery) -> dict:
+    now = int(time.time() * 1000)
+    if query.sum and query.count == -1:
+        return {"sum": _under(query).count(), "indexLastUpdated": now}
+    found = page(query)
+    rows = _rows(found.ids)
+    file_tags = _tags(found.ids)
     return {
         "files": [metadata.entry(row, file_tags.get(row.pk, [])) for row in rows],
-        "directories": directories,
-        "totalCount": total,
-        "directFileCount": direct,
-        "directFolderCount": len(directories),
+        "directories": found.directories,
+        "totalCount": found.total,
+        "directFileCount": found.direct,
+        "directFolderCount": len(found.directories),
         "returnedCount": len(rows),
         "indexLastUpdated": now,
         "isIndexedResponse": True,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from library import views
+from library import public_views, views
 
 # ImgBed's paths. The fixed ones before tags/<id>: a file id of "batch" is shadowed, as in ImgBed.
 urlpatterns = [
@@ -16,4 +16,9 @@ urlpatterns = [
     path("api/manage/block/<path:file_id>", views.block, name="manage_block"),
     path("api/manage/white/<path:file_id>", views.white, name="manage_white"),
     path("api/manage/normal/<path:file_id>", views.normal, name="manage_normal"),
+    # The public side (off until staff turn it on in the site settings).
+    path("random", public_views.random_file, name="random"),
+    path("api/public/list", public_views.public_list, name="public_list"),
+    path("browse/", public_views.browse, name="browse"),
+    path("browse/<path:folder>", public_views.browse, name="browse_folder"),
 ]
