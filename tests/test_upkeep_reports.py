@@ -82,7 +82,7 @@ def test_operations_page_shows_each_run_in_words(admin_client, connected, settin
     settings.ONEDRIVE_GRAPH_URL = "https://127.0.0.1:9"
     pull_quotas()
     page = admin_client.get("/admin/operations/").content.decode()
-    assert "every day" in page and "every 5 minutes" in page and "every minute" in page
+    assert "every day" in page and "every 5 minutes" in page and "every 30 seconds" in page
     assert "every hour" in page
     assert " s</td>" not in page
     assert "Failed" in page and "Main OneDrive: failed:" in page
@@ -105,6 +105,7 @@ def test_operations_page_without_channels_says_so(admin_client):
         (3600, "every hour"),
         (7200, "every 2 hours"),
         (90, "every 90 seconds"),
+        (30, "every 30 seconds"),
         (172800, "every 2 days"),
     ],
 )
