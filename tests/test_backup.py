@@ -303,7 +303,7 @@ def test_secrets_under_another_key_are_refused_before_anything_changes(
     assert not SiteSettings.objects.exists()
 
 
-def test_the_export_can_go_to_standard_output(library, capsys):
+def test_the_export_can_go_to_standard_output_and_come_back_from_standard_input(library, capsys, monkeypatch):
     call_command("export_library", "-")
     captured = capsys.readouterr()
     exported = json.loads(captured.out)
@@ -319,6 +319,15 @@ def test_the_export_can_go_to_standard_output(library, capsys):
     assert exported["files"][2]["former_ids"] == ["notes.png", "old/notes.png"]
     assert exported["summary"]["left_out"] == {"pending": 1}
     assert "Left out 1 files" in captured.err  # the summary stays out of the JSON
+
+    before = state()
+    del before["files"]["waiting.png"]
+    wipe()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(captured.out.encode())))
+    out = io.StringIO()
+    call_command("import_library", "-", stdout=out)
+    assert out.getvalue().startswith("Imported standard input, exported ")
+    assert state() == before
 
 
 def test_a_small_read_buffer_reads_the_same_export(library, tmp_path, monkeypatch):

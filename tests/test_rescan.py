@@ -221,9 +221,14 @@ def test_an_unreachable_webdav_server_is_said_to_try_later(webdav_server):
         rescan("Away")
 
 
-def test_a_root_folder_not_made_yet_holds_nothing(webdav_server):
+def test_a_root_folder_not_made_yet_holds_nothing_a_wrong_base_url_is_said(webdav_server):
     dav_channel(webdav_server, name="Fresh")
     assert "Channel Fresh: 0 files under r-" in rescan("Fresh")
+    dav_channel(webdav_server, name="Wrong", base_url=f"{webdav_server.url}/no-such-share")
+    with pytest.raises(
+        CommandError, match="There is no WebDAV folder at .*/no-such-share. Check the base URL"
+    ):
+        rescan("Wrong")
 
 
 # OneDrive on the emulator.

@@ -50,9 +50,9 @@ def walk(
                         code="badNextLink",
                     )
                 response = client.send("GET", url)
-                if response.status_code == 404 and here == folder:
+                if response.status_code == 404:  # no root directory yet, or a folder removed meanwhile
                     response.close()
-                    return
+                    break
                 if response.status_code >= 400:
                     raise _error(response, f"the folder {here or '/'}")
                 page = response.json()

@@ -187,6 +187,19 @@ class WebDAVBackend:
             code="badConfig",
         )
 
+    def _check_base_url(self) -> None:
+        response = self._request(
+            "PROPFIND",
+            self._url("", folder=True),
+            data=LIST_PROPFIND,
+            headers={"Depth": "0", "Content-Type": "application/xml"},
+        )
+        response.close()
+        if response.status_code == 404:
+            raise self._bad_base_url()
+        if response.status_code != 207:
+            raise self._fail(response, f"read {self.base_url}")
+
     # Folders and files.
 
     def _make_folder(self, folder: str) -> None:
@@ -392,11 +405,12 @@ class WebDAVBackend:
                 data=LIST_PROPFIND,
                 headers={"Depth": "1", "Content-Type": "application/xml"},
             )
-            if response.status_code == 404 and folder == self.root:
+            if response.status_code == 404:
                 response.close()
-                if folder:
+                if folder == self.root:
+                    self._check_base_url()
                     return  # no root folder yet: nothing stored
-                raise self._bad_base_url()
+                continue  # a folder removed meanwhile
             if response.status_code != 207:
                 raise self._fail(response, f"list the folder {self._where(folder)}")
             below = []

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -30,10 +30,10 @@ from library.backup.jsonstream import BrokenJSON, Reader
 from library.models import FileTag, Tag
 from uploads.models import FormerId, StoredFile
 
-BATCH = 200
+BATCH = 500
 STREAMED = ("tags", "files")
 Status = StoredFile.Status
-FILE_MODEL_FIELDS = {name: StoredFile._meta.get_field(name) for name in fmt.FILE_FIELDS}
+FILE_DECODERS = {name: fmt.decoder(StoredFile._meta.get_field(name)) for name in fmt.FILE_FIELDS}
 # Rows an import may overwrite: a row still on its way to a channel belongs to the pipeline.
 SETTLED = (Status.STORED, Status.DELETED)
 
@@ -198,7 +198,7 @@ def _file_values(record, where) -> dict:
     missing = [name for name in (*fmt.FILE_FIELDS, "channel", "former_ids", "tags") if name not in record]
     if missing:
         raise fmt.BadRecord(f"{where} has no {', '.join(missing)}.")
-    values = {name: fmt.decode(f, record[name], where) for name, f in FILE_MODEL_FIELDS.items()}
+    values = {name: decode(record[name], where) for name, decode in FILE_DECODERS.items()}
     if not values["public_id"]:
         raise fmt.BadRecord(f"{where} has an empty public_id.")
     if values["status"] not in SETTLED:
@@ -412,43 +412,75 @@ class Files:
         their_formers = _by_file(FormerId.objects.filter(file_id__in=existing_pks), "public_id")
         their_tags = _by_file(FileTag.objects.filter(file_id__in=existing_pks), "tag__name")
         self.ensure_tags({t for *_, tags in prepared for t in tags})
-        with transaction.atomic():
-            for values, channel_id, formers, tags in prepared:
-                current = files.get(values["public_id"])
-                why = _conflict(values["public_id"], values["status"], current, formers, files, old_links)
-                if why:
-                    self.outcome.skipped[why] += 1
-                    continue
-                pk = current["id"] if current else None
-                try:
-                    with transaction.atomic():
-                        result = self._write(
-                            values,
-                            channel_id,
-                            formers,
-                            tags,
-                            current,
-                            their_formers.get(pk, []),
-                            their_tags.get(pk, []),
-                        )
-                except IntegrityError:
-                    # Taken meanwhile by an upload or a move here.
-                    self.outcome.skipped[
-                        "its id or an old link of it was taken here while the import ran: run import again."
-                    ] += 1
-                    continue
-                setattr(self.outcome, result, getattr(self.outcome, result) + 1)
+        with transaction.atomic():  # one commit for the batch; each file in a savepoint of its own
+            self._write(prepared, files, old_links, their_formers, their_tags)
 
-    def _write(self, values, channel_id, formers, tags, current, had_formers, had_tags) -> str:
-        if current is None:
-            row = StoredFile(**values, channel_id=channel_id)
-            row.save()
-            # created_at is set by the database on insert: put the exported one back.
-            StoredFile.objects.filter(pk=row.pk).update(created_at=values["created_at"])
-            FormerId.objects.bulk_create([FormerId(public_id=old, file_id=row.pk) for old in formers])
-            FileTag.objects.bulk_create([FileTag(file_id=row.pk, tag_id=self.tag_ids[t]) for t in tags])
-            self.touched_channels.add(channel_id)
-            return "created"
+    def _write(self, prepared, files, old_links, their_formers, their_tags):
+        new = []
+        for values, channel_id, formers, tags in prepared:
+            current = files.get(values["public_id"])
+            why = _conflict(values["public_id"], values["status"], current, formers, files, old_links)
+            if why:
+                self.outcome.skipped[why] += 1
+            elif current is None:
+                new.append((values, channel_id, formers, tags))
+            else:
+                had = their_formers.get(current["id"], []), their_tags.get(current["id"], [])
+                if _same(values, channel_id, formers, tags, current, *had):
+                    self.outcome.unchanged += 1
+                else:
+                    self._one(self._update, values, channel_id, formers, tags, current, *had)
+        if not new:
+            return
+        try:
+            # Nearly always every new file of the batch goes in at once: a few statements for all.
+            with transaction.atomic():
+                self._create(new)
+            self.outcome.created += len(new)
+        except IntegrityError:
+            for entry in new:  # one of them clashed: each on its own, so the others still go in
+                self._one(self._create_one, *entry)
+
+    def _one(self, write, *args):
+        try:
+            with transaction.atomic():
+                result = write(*args)
+        except IntegrityError:
+            # Taken meanwhile by an upload or a move here (or twice in the export).
+            self.outcome.skipped[
+                "its id or an old link of it was taken here while the import ran: run import again."
+            ] += 1
+            return
+        setattr(self.outcome, result, getattr(self.outcome, result) + 1)
+
+    def _create_one(self, *entry) -> str:
+        self._create([entry])
+        return "created"
+
+    def _create(self, entries):
+        rows = StoredFile.objects.bulk_create(
+            [StoredFile(**values, channel_id=channel_id) for values, channel_id, _, _ in entries]
+        )
+        put_back_created_at(
+            [(row.pk, values["created_at"]) for row, (values, *_) in zip(rows, entries, strict=True)]
+        )
+        FormerId.objects.bulk_create(
+            [
+                FormerId(public_id=old, file_id=row.pk)
+                for row, (_, _, formers, _) in zip(rows, entries, strict=True)
+                for old in formers
+            ]
+        )
+        FileTag.objects.bulk_create(
+            [
+                FileTag(file_id=row.pk, tag_id=self.tag_ids[t])
+                for row, (_, _, _, tags) in zip(rows, entries, strict=True)
+                for t in tags
+            ]
+        )
+        self.touched_channels.update(channel_id for _, channel_id, _, _ in entries)
+
+    def _update(self, values, channel_id, formers, tags, current, had_formers, had_tags) -> str:
         pk = current["id"]
         changed = {name: value for name, value in values.items() if current[name] != value}
         if current["channel_id"] != channel_id:
@@ -466,7 +498,7 @@ class Files:
             FileTag.objects.filter(file_id=pk).delete()
             FileTag.objects.bulk_create([FileTag(file_id=pk, tag_id=self.tag_ids[t]) for t in tags])
             changed["tags"] = tags
-        return "updated" if changed else "unchanged"
+        return "updated"
 
     def count_stored_bytes(self):
         """The site's own count of what each channel holds, for the channels files went to or left."""
@@ -479,6 +511,29 @@ class Files:
         )
         Channel.objects.filter(pk__in=self.touched_channels).update(
             stored_bytes=Coalesce(Subquery(stored), 0)
+        )
+
+
+def _same(values, channel_id, formers, tags, current, had_formers, had_tags) -> bool:
+    return (
+        current["channel_id"] == channel_id
+        and all(current[name] == value for name, value in values.items())
+        and set(had_formers) == set(formers)
+        and had_tags == tags
+    )
+
+
+def put_back_created_at(pairs):
+    """Give rows just inserted their own upload times: an insert sets created_at to now (auto_now_add).
+    One statement sent for many rows; bulk_update's CASE expression cost more than the inserts."""
+    if not pairs:
+        return
+    table = connection.ops.quote_name(StoredFile._meta.db_table)
+    column = connection.ops.quote_name(StoredFile._meta.get_field("created_at").column)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET {column} = %s WHERE id = %s",  # noqa: S608 (names from the model)
+            [(connection.ops.adapt_datetimefield_value(when), pk) for pk, when in pairs],
         )
 
 
