@@ -6,6 +6,7 @@ channels.errors.TransientError (retry later) or PermanentError (a person
 must act).
 """
 
+import datetime
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
@@ -27,6 +28,17 @@ class Relocated:
 
     remote_id: str
     leftover: str | None = None
+
+
+class ListedItem:
+    """A file a channel holds, as its listing shows it."""
+
+    path: str  # the remote path: root directory / folders / name
+    remote_id: str  # what open_range() and delete() take: the path, or the item's id (OneDrive)
+    size: int
+    modified: datetime.datetime | None
+    quickxorhash: str = ""  # OneDrive's own hash, when it gives one
+    sha256: str = ""  # only when the channel reports a real SHA-256 of the bytes
 
 
 @dataclass
@@ -73,6 +85,11 @@ class Backend(Protocol):
         """Remove the file; already gone is success."""
 
     def quota(self) -> Quota: ...
+
+    def list_items(self) -> Iterator[ListedItem]:
+        """Every file under the channel's root directory, folders walked recursively, in name order
+        within a folder. Nothing is skipped here: hidden and temporary names are the caller's to judge.
+        A root directory that does not exist yet holds no files."""
 
     def check(self) -> str:
         """Prove the channel works end to end; returns what was done, in words."""

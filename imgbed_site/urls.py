@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from library import backup_admin
 from ops import views as ops
 
 admin.site.site_header = "imgbed administration"
@@ -9,6 +10,7 @@ admin.site.site_title = "imgbed admin"
 urlpatterns = [
     path("admin/operations/", admin.site.admin_view(ops.operations), name="ops"),
     path("admin/operations/retry/<int:pk>/", admin.site.admin_view(ops.retry), name="ops_retry"),
+    path("admin/backup/library.json", admin.site.admin_view(backup_admin.download), name="backup_download"),
     path("admin/", admin.site.urls),
     path("", include("channels.urls")),
     path("", include("library.urls")),

@@ -1,6 +1,7 @@
 """A local folder as a channel backend: files written atomically, read with ranges."""
 
 import contextlib
+import datetime
 import errno
 import hashlib
 import io
@@ -9,7 +10,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from channels.backends import Quota, Relocated, RemoteFile
+from channels.backends import ListedItem, Quota, Relocated, RemoteFile
 from channels.errors import PermanentError, TransientError
 from channels.local.models import LocalSettings
 
@@ -34,6 +35,16 @@ def _os_error(exc: OSError, where: Path) -> Exception:
             code="badConfig",
         )
     return TransientError(f"Cannot write to {where}: {exc.strerror}. Will retry later.", code="ioError")
+
+
+def _read_error(exc: OSError, where: Path) -> Exception:
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return PermanentError(
+            f"This site may not read {where} ({exc.strerror}). Give the user that runs the web process "
+            "and the workers read access there.",
+            code="accessDenied",
+        )
+    return TransientError(f"Cannot read {where}: {exc.strerror}.", code="ioError")
 
 
 class LocalBackend:
@@ -147,6 +158,35 @@ class LocalBackend:
             self._path(remote_id).unlink(missing_ok=True)
         except OSError as exc:
             raise _os_error(exc, self.root) from exc
+
+    def list_items(self):
+        """The files under the root directory, walked on disk; links to elsewhere are not followed."""
+        top = self.root / (self.channel.root_directory or "").strip("/")
+        if not top.is_dir():
+            return
+
+        def refuse(exc):
+            raise _read_error(exc, Path(exc.filename or top)) from exc
+
+        for folder, folders, files in os.walk(top, onerror=refuse):
+            folders.sort()
+            for name in sorted(files):
+                path = Path(folder) / name
+                try:
+                    found = path.lstat()
+                except FileNotFoundError:
+                    continue  # removed while the walk went by
+                except OSError as exc:
+                    raise _read_error(exc, path.parent) from exc
+                if not path.is_file() or path.is_symlink():
+                    continue
+                remote_path = path.relative_to(self.root).as_posix()
+                yield ListedItem(
+                    path=remote_path,
+                    remote_id=remote_path,
+                    size=found.st_size,
+                    modified=datetime.datetime.fromtimestamp(found.st_mtime, datetime.UTC),
+                )
 
     def quota(self) -> Quota:
         """The staff-set capacity (else the disk's size) and the bytes this site stored here."""

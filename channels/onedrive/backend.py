@@ -6,11 +6,12 @@ import uuid
 from urllib.parse import quote
 
 from django.conf import settings
+from django.utils.dateparse import parse_datetime
 
 from channels import health
-from channels.backends import Quota, Relocated, RemoteFile
+from channels.backends import ListedItem, Quota, Relocated, RemoteFile
 from channels.errors import PermanentError, TransientError
-from channels.onedrive import connection, endpoints, http, serving, upload
+from channels.onedrive import connection, endpoints, http, listing, serving, upload
 from channels.onedrive.models import settings_of
 from channels.quickxorhash import QuickXorHash
 
@@ -115,6 +116,21 @@ class OneDriveBackend:
 
     def open_range(self, remote_id, start, end):
         return serving.ranged_body(self, remote_id, start, end)
+
+    def list_items(self):
+        """The files under the root directory, through Graph's /children pages (quickXorHash given)."""
+        root = (self.channel.root_directory or "").strip("/")
+        for path, item in listing.walk(self.graph_base, self.tokens, root, session=http.session()):
+            hashes = (item.get("file") or {}).get("hashes") or {}
+            sha256 = (hashes.get("sha256Hash") or "").lower()  # work and school drives only
+            yield ListedItem(
+                path=path,
+                remote_id=item["id"],
+                size=int(item.get("size") or 0),
+                modified=parse_datetime(item.get("lastModifiedDateTime") or ""),
+                quickxorhash=hashes.get("quickXorHash") or "",
+                sha256=sha256 if len(sha256) == 64 else "",
+            )
 
     def quota(self) -> Quota:
         drive = connection.pull_quota(self.channel.pk)

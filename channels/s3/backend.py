@@ -29,7 +29,7 @@ from botocore.exceptions import (
 from django.conf import settings
 from storages.backends.s3 import S3Storage
 
-from channels.backends import Quota, Relocated, RemoteFile
+from channels.backends import ListedItem, Quota, Relocated, RemoteFile
 from channels.crypto import SecretDecryptionError
 from channels.errors import PermanentError, TransientError
 from channels.s3.models import S3Settings
@@ -42,6 +42,8 @@ MIN_PART_SIZE = 5 * 1024 * 1024
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
 MAX_PARTS = 10_000
 SHA256_METADATA = "sha256"  # sent as x-amz-meta-sha256
+# Keys per list_objects_v2 page: S3's own maximum.
+LIST_PAGE_SIZE = 1000
 # Used to sign when the channel names no region: what S3-compatible servers accept
 # (R2 also takes "auto"), and where AWS redirects from.
 DEFAULT_REGION = "us-east-1"
@@ -356,6 +358,26 @@ class S3Backend:
             raise self._error(exc, remote_id) from exc
         except BotoCoreError as exc:
             raise self._error(exc, remote_id) from exc
+
+    def list_items(self):
+        """The objects under the key prefix, a page of list_objects_v2 at a time. S3 has no folders:
+        keys come in their byte order. An ETag is no SHA-256 (nor an MD5 for multipart objects), so
+        no hash is given."""
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": LIST_PAGE_SIZE}
+        )
+        try:
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    key = obj["Key"]
+                    if key.endswith("/"):
+                        continue  # a "folder" placeholder some tools make
+                    yield ListedItem(
+                        path=key, remote_id=key, size=obj["Size"], modified=obj.get("LastModified")
+                    )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc) from exc
 
     def quota(self) -> Quota:
         """S3 reports no quota: the staff-set capacity and the bytes this site stored here."""

@@ -13,18 +13,23 @@ import io
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from channels.backends import Quota, Relocated, RemoteFile
+from channels.backends import ListedItem, Quota, Relocated, RemoteFile
 from channels.errors import PermanentError, TransientError
 from channels.webdav.models import WebDAVSettings
 
 CHUNK = 1024 * 1024
+LIST_PROPFIND = (
+    '<?xml version="1.0" encoding="utf-8"?>'
+    '<d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/><d:getcontentlength/><d:getlastmodified/>'
+    "</d:prop></d:propfind>"
+)
 QUOTA_PROPFIND = (
     '<?xml version="1.0" encoding="utf-8"?>'
     '<d:propfind xmlns:d="DAV:"><d:prop><d:quota-available-bytes/><d:quota-used-bytes/></d:prop></d:propfind>'
@@ -181,6 +186,19 @@ class WebDAVBackend:
             "https://HOST/remote.php/dav/files/USER, for alist/OpenList https://HOST/dav).",
             code="badConfig",
         )
+
+    def _check_base_url(self) -> None:
+        response = self._request(
+            "PROPFIND",
+            self._url("", folder=True),
+            data=LIST_PROPFIND,
+            headers={"Depth": "0", "Content-Type": "application/xml"},
+        )
+        response.close()
+        if response.status_code == 404:
+            raise self._bad_base_url()
+        if response.status_code != 207:
+            raise self._fail(response, f"read {self.base_url}")
 
     # Folders and files.
 
@@ -406,6 +424,47 @@ class WebDAVBackend:
             return
         raise self._fail(response, f"delete {self._where(remote_id)}")
 
+    def list_items(self):
+        """The files under the root folder: a PROPFIND of Depth 1 per folder (servers may refuse
+        Depth infinity), the folders below walked in name order."""
+        base_path = unquote(urlsplit(self.base_url).path).rstrip("/")
+        folders = [self.root]
+        while folders:
+            folder = folders.pop()
+            response = self._request(
+                "PROPFIND",
+                self._url(folder, folder=True),
+                data=LIST_PROPFIND,
+                headers={"Depth": "1", "Content-Type": "application/xml"},
+            )
+            if response.status_code == 404:
+                response.close()
+                if folder == self.root:
+                    self._check_base_url()
+                    return  # no root folder yet: nothing stored
+                continue  # a folder removed meanwhile
+            if response.status_code != 207:
+                raise self._fail(response, f"list the folder {self._where(folder)}")
+            below = []
+            for href, props in sorted(_entries(response.content), key=lambda entry: entry[0]):
+                path = unquote(urlsplit(href).path)
+                if not path.startswith(base_path + "/") and path != base_path:
+                    continue  # not under the base URL (a server's odd href): not this channel's
+                path = path[len(base_path) :].strip("/")
+                if path == folder.strip("/"):
+                    continue  # the folder itself
+                if props["collection"]:
+                    below.append(path)
+                    continue
+                length = props.get("getcontentlength", "")
+                yield ListedItem(
+                    path=path,
+                    remote_id=path,
+                    size=int(length) if length.isdigit() else 0,
+                    modified=_http_date(props.get("getlastmodified", "")),
+                )
+            folders.extend(reversed(below))
+
     def quota(self) -> Quota:
         """The server's RFC 4331 figures where it reports them, capped by the staff-set capacity;
         else the capacity and the bytes this site stored there."""
@@ -472,6 +531,39 @@ def _props(body: bytes) -> dict[str, str]:
         for prop in props if props is not None else []:
             found[prop.tag.rpartition("}")[2]] = (prop.text or "").strip()
     return found
+
+
+def _entries(body: bytes) -> list[tuple[str, dict]]:
+    """(href, properties) of every response of a 207 Multi-Status; "collection" says whether it is a folder."""
+    try:
+        tree = ET.fromstring(body)
+    except ET.ParseError:
+        return []
+    found = []
+    for response in tree.findall(f"{DAV}response"):
+        href = (response.findtext(f"{DAV}href") or "").strip()
+        if not href:
+            continue
+        props = {"collection": False}
+        for propstat in response.findall(f"{DAV}propstat"):
+            if " 200 " not in f"{propstat.findtext(f'{DAV}status') or ''} ":
+                continue
+            prop_list = propstat.find(f"{DAV}prop")
+            for prop in list(prop_list) if prop_list is not None else []:
+                name = prop.tag.rpartition("}")[2]
+                if name == "resourcetype":
+                    props["collection"] = prop.find(f"{DAV}collection") is not None
+                else:
+                    props[name] = (prop.text or "").strip()
+        found.append((href, props))
+    return found
+
+
+def _http_date(value: str):
+    try:
+        return email.utils.parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 def parse_quota(body: bytes) -> tuple[int, int] | None:

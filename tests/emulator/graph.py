@@ -9,6 +9,7 @@ import uuid
 from email.utils import formatdate
 from urllib.parse import quote, unquote
 
+from . import paging
 from .server import BodyTooLarge, IncompleteBody, Request, Response
 from .state import DownloadTicket, Drive, Item, State, UploadSession, iso
 
@@ -319,7 +320,17 @@ class Graph:
                 if item is None or not item.is_folder:
                     return not_found()
                 children = sorted(item.children.values(), key=lambda i: i.name.lower())
-                return Response.json(200, {"value": [self.item_json(drive, c) for c in children]})
+                collection = f"{self.state.base_url}/v1.0/me/drive/items/{quote(item.id, safe='')}/children"
+                try:
+                    shown, next_link = paging.page(
+                        req, children, self.state.settings.children_page_size, collection
+                    )
+                except paging.BadPaging as exc:
+                    return graph_error(400, "invalidRequest", str(exc))
+                body = {"value": [self.item_json(drive, c) for c in shown]}
+                if next_link:
+                    body["@odata.nextLink"] = next_link
+                return Response.json(200, body)
             if action == "/content" and method in ("GET", "HEAD"):
                 if item is None or item.is_folder:
                     return not_found()

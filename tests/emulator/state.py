@@ -62,6 +62,8 @@ class Settings:
     simple_upload_limit: int = 4 * MiB
     fragment_limit: int = 60 * MiB
     fragment_multiple: int = 320 * 1024
+    # A folder's children come in pages of this many (Graph's default) unless $top says otherwise.
+    children_page_size: int = 200
 
 
 @dataclass(eq=False)
