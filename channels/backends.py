@@ -30,6 +30,7 @@ class Relocated:
     leftover: str | None = None
 
 
+@dataclass
 class ListedItem:
     """A file a channel holds, as its listing shows it."""
 
