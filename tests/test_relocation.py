@@ -212,3 +212,25 @@ def test_a_worker_moves_the_channel_copy_after_an_api_move(client, tmp_path, sta
     assert StoredFile.objects.get().remote_path == f"{disk.root_directory}/done/w.png"
     assert served(client, "/file/done/w.png") == data
     connection.close()
+
+
+@pytest.mark.django_db
+def test_a_lost_database_rebuilt_from_the_channel_finds_a_moved_file_under_its_new_id(
+    client, tmp_path, manage
+):
+    import io
+
+    from django.core.management import call_command
+
+    upload_code()
+    local_channel(tmp_path / "files", name="Disk", health="connected")
+    data = png(7_000)
+    stored = upload_and_store(client, data, folder="inbox")
+    assert manage("/api/manage/move/inbox/pic.png?dist=kept").status_code == 200
+    assert relocate_remote.apply(args=[stored.pk]).get() == "moved"
+    assert delete_leftover.apply(args=[stored.channel_id, stored.remote_id]).get() == "deleted"
+
+    StoredFile.objects.all().delete()  # the database is lost; the channel's folder is not
+    call_command("rescan_channel", "Disk", stdout=io.StringIO())
+    assert [row.public_id for row in StoredFile.objects.all()] == ["kept/pic.png"]
+    assert served(client, "/file/kept/pic.png") == data
