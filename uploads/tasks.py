@@ -3,6 +3,10 @@
 Messages carry a row id only. The row is the source of truth: a task claims
 it with a compare-and-set and a lease, so two deliveries never upload at
 once, and a killed worker's claim lapses for the next delivery to resume.
+Each claim counts up the row's `attempts`, and every later write of the
+worker holding it names that number: a worker whose lease lapsed while it
+was cut off or paused, and that then comes back, finds its writes refused
+and stops instead of going on beside the one that took over.
 """
 
 import datetime
@@ -13,7 +17,7 @@ import time
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -70,6 +74,25 @@ def due(now) -> Q:
     return Q(not_before__isnull=True) | Q(not_before__lte=now)
 
 
+class ClaimLost(Exception):
+    """Another worker claimed the row after this one's lease lapsed: this one stops, leaving
+    the row (and the upload session it goes on with) alone."""
+
+
+def _held(stored) -> QuerySet:
+    """The row, as long as the claim `stored` was read under is still the row's latest."""
+    return StoredFile.objects.filter(pk=stored.pk, status=Status.UPLOADING, attempts=stored.attempts)
+
+
+def _refused(stored) -> Exception:
+    """What a write of this claim that the row refused means: the file is gone (its session
+    is this worker's to cancel), or another worker holds it now (the session is theirs)."""
+    status = StoredFile.objects.filter(pk=stored.pk).values_list("status", flat=True).first()
+    if status in (None, Status.DELETED, Status.FAILED):
+        return Abandoned("The file was deleted, or its request failed, while it was being uploaded.")
+    return ClaimLost()
+
+
 def claim(file_id) -> StoredFile | None:
     """Take the row for this worker, or None when it is done or another worker holds it."""
     now = timezone.now()
@@ -92,17 +115,16 @@ def claim(file_id) -> StoredFile | None:
 class _Lease:
     """The claim on a row, extended while its upload goes on so a long one keeps it."""
 
-    def __init__(self, file_id):
-        self._file_id = file_id
+    def __init__(self, stored):
+        self._stored = stored
         self._beat = time.monotonic()
 
     def extend_if_due(self):
         now = time.monotonic()
         if now - self._beat > _heartbeat_every():
             self._beat = now
-            StoredFile.objects.filter(pk=self._file_id, status=Status.UPLOADING).update(
-                claimed_until=_lease()
-            )
+            if not _held(self._stored).update(claimed_until=_lease()):
+                raise _refused(self._stored)
 
 
 class _HeartbeatReader:
@@ -168,21 +190,26 @@ def upload_to_channel(self, file_id):
         return "missing"
 
     def save_session(url):
-        StoredFile.objects.filter(pk=file_id).update(
+        saved = _held(stored).update(
             upload_session_url=url or "",
             upload_session_size=stored.size if url else None,
             upload_session_hash="",
             claimed_until=_lease(),
             updated_at=timezone.now(),
         )
+        # Clearing it (the file is complete, or the session given up) goes on regardless:
+        # _finish then records a finished copy on a row deleted meanwhile, for the delete.
+        if not saved and url:
+            raise _refused(stored)
 
     def save_progress(hash_state):
         # After each fragment: a worker that takes over reads staging from here, not from byte 0.
-        StoredFile.objects.filter(pk=file_id).update(
+        if not _held(stored).update(
             upload_session_hash=hash_state, claimed_until=_lease(), updated_at=timezone.now()
-        )
+        ):
+            raise _refused(stored)
 
-    lease = _Lease(file_id)
+    lease = _Lease(stored)
 
     def open_stream(offset):
         fh = staging.open_at(stored.staged_name, offset)
@@ -195,6 +222,12 @@ def upload_to_channel(self, file_id):
 
     try:
         remote = _store(stored, open_stream, save_session, save_progress)
+    except ClaimLost:
+        log.warning(
+            "file %s: another worker took the upload over after this one's claim lapsed; this one stops",
+            file_id,
+        )
+        return "claim lost"
     except Abandoned as exc:
         _abandon(stored, exc)
         return "abandoned"
@@ -226,7 +259,8 @@ def upload_to_channel(self, file_id):
         )
         # The wait is kept on the row, not only in this retry's countdown: whatever else
         # sends the file meanwhile (the request finishing, reconcile) finds it not yet due.
-        _release(stored, str(exc), not_before=timezone.now() + datetime.timedelta(seconds=countdown))
+        if not _release(stored, str(exc), not_before=timezone.now() + datetime.timedelta(seconds=countdown)):
+            return "claim lost"
         log.info("file %s: transient failure, retry in %.0fs: %s", file_id, countdown, exc)
         raise self.retry(countdown=countdown) from None
     except ChannelError as exc:
@@ -270,7 +304,8 @@ def _store(stored, open_stream, save_session, save_progress):
     except SizeChanged:
         # Started while the request was still receiving, on a size that proved
         # wrong: the session is cancelled; the file is complete now, so once more.
-        stored.refresh_from_db()
+        # (Not `attempts`: it is this claim's number.)
+        stored.refresh_from_db(fields=["size", "receiving"])
         return backend.store(
             stored.remote_path,
             open_stream,
@@ -289,7 +324,7 @@ def _fail_over(stored, exc) -> bool:
         return False
     note = f"Moved from {stored.channel.name} to {target.name}: {exc}"
     moved = StoredFile.objects.filter(
-        pk=stored.pk, status=Status.UPLOADING, channel_id=stored.channel_id
+        pk=stored.pk, status=Status.UPLOADING, attempts=stored.attempts, channel_id=stored.channel_id
     ).update(
         channel_id=target.pk,
         remote_path=remote_path_of(target.root_directory, stored.public_id),
@@ -316,20 +351,21 @@ def _abandon(stored, exc):
         staging.remove(stored.staged_name)
 
 
-def _release(stored, reason, not_before=None):
-    StoredFile.objects.filter(pk=stored.pk, status=Status.UPLOADING).update(
+def _release(stored, reason, not_before=None) -> bool:
+    released = _held(stored).update(
         status=Status.PENDING,
         failure_reason=reason,
         claimed_until=None,
         not_before=not_before,
         updated_at=timezone.now(),
     )
+    return bool(released)
 
 
 def _fail(stored, reason):
     log.warning("file %s: upload failed: %s", stored.pk, reason)
     # The staged bytes stay: a retry from the admin starts from them.
-    StoredFile.objects.filter(pk=stored.pk, status=Status.UPLOADING).update(
+    _held(stored).update(
         status=Status.FAILED, failure_reason=reason, claimed_until=None, updated_at=timezone.now()
     )
 
@@ -341,7 +377,7 @@ def _finish(stored, remote):
         )
         return
     with transaction.atomic():
-        done = StoredFile.objects.filter(pk=stored.pk, status=Status.UPLOADING).update(
+        done = _held(stored).update(
             status=Status.STORED,
             remote_id=remote.remote_id,
             quickxorhash=remote.quickxorhash,
@@ -361,8 +397,13 @@ def _finish(stored, remote):
             transaction.on_commit(lambda: staging.remove(name))
     if not done:
         # Deleted while it was uploading: the delete task found no remote item yet.
-        StoredFile.objects.filter(pk=stored.pk).update(remote_id=remote.remote_id)
-        delete_remote.delay(stored.pk)
+        if StoredFile.objects.filter(pk=stored.pk, status=Status.DELETED).update(remote_id=remote.remote_id):
+            delete_remote.delay(stored.pk)
+        else:
+            log.warning(
+                "file %s: another worker holds the upload now; this one's copy is not recorded", stored.pk
+            )
+        return
     log.info("file %s: stored on channel %s", stored.pk, stored.channel_id)
 
 
