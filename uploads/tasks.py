@@ -268,8 +268,7 @@ def upload_to_channel(self, file_id):
         return "failed"
     if stored.channel.health != Channel.Health.CONNECTED:
         health.record_success(stored.channel_id)
-    _finish(stored, remote)
-    return "stored"
+    return _finish(stored, remote)
 
 
 def _store(stored, open_stream, save_session, save_progress):
@@ -370,12 +369,12 @@ def _fail(stored, reason):
     )
 
 
-def _finish(stored, remote):
+def _finish(stored, remote) -> str:
     if remote.size != stored.size:
         _fail(
             stored, f"The channel holds {remote.size} bytes but the file has {stored.size}. Retry the upload."
         )
-        return
+        return "failed"
     with transaction.atomic():
         done = _held(stored).update(
             status=Status.STORED,
@@ -399,12 +398,13 @@ def _finish(stored, remote):
         # Deleted while it was uploading: the delete task found no remote item yet.
         if StoredFile.objects.filter(pk=stored.pk, status=Status.DELETED).update(remote_id=remote.remote_id):
             delete_remote.delay(stored.pk)
-        else:
-            log.warning(
-                "file %s: another worker holds the upload now; this one's copy is not recorded", stored.pk
-            )
-        return
+            return "deleted"
+        log.warning(
+            "file %s: another worker took the upload over; this one's copy is not recorded", stored.pk
+        )
+        return "claim lost"
     log.info("file %s: stored on channel %s", stored.pk, stored.channel_id)
+    return "stored"
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
