@@ -69,6 +69,14 @@ def host_env(**settings) -> dict:
     return env
 
 
+def temp_dir(workdir: Path) -> Path:
+    """A temporary folder of the machine's own, in `workdir` (so removed with it: processes killed
+    at the end leave their temporary files there, not in the real /tmp)."""
+    path = workdir / "tmp"
+    path.mkdir(exist_ok=True)
+    return path
+
+
 def addresses_named(environ: dict) -> set[str]:
     """Every IP address and host name the environment's values point at (URLs, JSON, bare IPs)."""
     text = "\n".join(environ.values())
@@ -134,7 +142,7 @@ class Postgres:
         init = Spawned(
             [*as_postgres, bin_dir / "initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync"]
             + ["-E", "UTF8", "--locale=C"],
-            host_env(),
+            host_env(TMPDIR=self.root),
             self.root,
             workdir / "initdb.log",
         )
@@ -151,7 +159,7 @@ class Postgres:
             [*as_postgres, bin_dir / "postgres", "-D", data, "-c", f"listen_addresses={self.address}"]
             + ["-c", f"port={POSTGRES_PORT}", "-c", "unix_socket_directories=", "-c", "fsync=off"]
             + ["-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
-            host_env(),
+            host_env(TMPDIR=self.root),
             workdir / "postgres.log",
         )
         self.process.wait_until(self._answers, 60, "PostgreSQL to accept connections")
@@ -219,7 +227,7 @@ class Redis:
             host,
             ["redis-server", "--bind", self.address, "--port", REDIS_PORT, "--save", "", "--appendonly", "no"]
             + ["--protected-mode", "no", "--dir", workdir],
-            host_env(),
+            host_env(TMPDIR=temp_dir(workdir)),
             workdir / "redis.log",
         )
         wait_for_log(self.process, "Ready to accept connections")
@@ -247,7 +255,7 @@ class S3:
         self.process = Process(
             host,
             [sys.executable, "-m", "tests.s3server", "--host", host.address],
-            host_env(),
+            host_env(TMPDIR=temp_dir(workdir)),
             workdir / "s3.log",
         )
 

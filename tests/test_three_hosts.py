@@ -191,7 +191,13 @@ def site():
             data_dir.mkdir()
             # Each machine holds its own copy of the CA that signs the emulator's certificate.
             ca = shutil.copy(emulator.ca_pem_path, data_dir / "graph-ca.pem")
-            return hosts.host_env(**settings, IMGBED_DATA_DIR=data_dir, REQUESTS_CA_BUNDLE=ca, **extra)
+            return hosts.host_env(
+                **settings,
+                IMGBED_DATA_DIR=data_dir,
+                REQUESTS_CA_BUNDLE=ca,
+                TMPDIR=hosts.temp_dir(data_dir),
+                **extra,
+            )
 
         web_env = host_settings("web", PORT=WEB_PORT, WEB_CONCURRENCY=1)
         web = network["web"]
