@@ -12,7 +12,8 @@ moto keeps its buckets and its settings per process, so the two servers are two 
   header), so only the tests of credentials use this one.
 
 Run by the fixtures as `python -m tests.s3server`; it prints the port it listens on once
-it listens, and serves until SIGTERM.
+it listens, and serves until SIGTERM. `--host ADDRESS` listens there instead of on loopback
+(the three-hosts test runs it on its own network).
 """
 
 import json
@@ -179,10 +180,10 @@ def s3_auth_server(tmp_path_factory):
         process.stop()
 
 
-def serve():
+def serve(host="127.0.0.1"):
     from moto.server import ThreadedMotoServer
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
     server.start()  # returns once it listens
     print(f"port {server.get_host_and_port()[1]}", flush=True)
     sys.stdout = sys.stderr  # nothing else goes to the pipe the fixture read the port from
@@ -192,4 +193,8 @@ def serve():
 
 
 if __name__ == "__main__":
-    serve()
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tests.s3server")
+    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve(parser.parse_args().host)
