@@ -90,10 +90,11 @@ def renew():
 
 
 def taken_over(file_id: int, attempts: int) -> bool:
-    """Whether another worker's claim holds the upload now. A file deleted, failed or released
-    meanwhile is not: the upload's own checks deal with those (and cancel its session)."""
-    row = StoredFile.objects.filter(pk=file_id).values_list("status", "attempts").first()
-    return row is not None and row[0] == StoredFile.Status.UPLOADING and row[1] != attempts
+    """Whether another worker claimed the upload since (it holds it, or has stored or failed it
+    already). A file deleted or released meanwhile is not: the upload's own checks deal with
+    those (and cancel its session)."""
+    row = StoredFile.objects.filter(pk=file_id).values_list("attempts", flat=True).first()
+    return row is not None and row != attempts
 
 
 def _run():
