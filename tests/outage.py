@@ -8,11 +8,15 @@ The server behind it keeps its state, so what was stored before is there after.
 import contextlib
 import socket
 import threading
+import time
 
 
 class Switch:
-    def __init__(self, target_host: str, target_port: int):
+    def __init__(self, target_host: str, target_port: int, *, delay: float = 0.0):
+        """`delay`: seconds to wait after each chunk (up to 64 KiB) sent towards the server, so an
+        upload is slow enough to be interrupted half-way."""
         self.target = (target_host, target_port)
+        self.delay = delay
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._lock = threading.Lock()
@@ -65,13 +69,15 @@ class Switch:
                     server.close()
                     return
                 self._open.update((client, server))
-            for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+            for source, sink, delay in ((client, server, True), (server, client, False)):
+                threading.Thread(target=self._pump, args=(source, sink, delay), daemon=True).start()
 
-    def _pump(self, source, sink):
+    def _pump(self, source, sink, delayed):
         try:
             while data := source.recv(65536):
                 sink.sendall(data)
+                if delayed and self.delay:
+                    time.sleep(self.delay)
         except OSError:
             pass
         finally:

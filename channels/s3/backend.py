@@ -194,6 +194,7 @@ class S3Backend:
             )
         if existing is not None:
             return self._already_there(key, existing, size, digest)
+        self._abort_unfinished(key)
         content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
         extra = {"Metadata": {SHA256_METADATA: digest}, "ContentType": content_type}
         if not content_type.startswith(INLINE_TYPES) or content_type in NOT_INLINE:
@@ -229,6 +230,25 @@ class S3Backend:
             "there, then retry the upload.",
             code="nameAlreadyExists",
         )
+
+    def _abort_unfinished(self, key):
+        """An attempt that died mid-upload (a killed worker, a lost host) leaves its parts in the
+        bucket, unseen and billed, until someone aborts its multipart upload. This attempt holds
+        the file's claim, so an unfinished upload of this key is a dead attempt's: abort it."""
+        try:
+            listed = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
+            for unfinished in listed.get("Uploads", []):
+                if unfinished["Key"] == key:
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=key, UploadId=unfinished["UploadId"]
+                    )
+        except ClientError as exc:
+            # A key allowed to write but not to list uploads (a narrow IAM policy) still uploads;
+            # the bucket's lifecycle rule for unfinished uploads is then the only cleaner.
+            if _status(exc) != 403:
+                raise self._error(exc, key) from exc
+        except BotoCoreError as exc:
+            raise self._error(exc, key) from exc
 
     def _digest(self, open_stream):
         digest = hashlib.sha256()
