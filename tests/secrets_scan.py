@@ -3,7 +3,10 @@
 Recorded as they are made: whatever an encrypted field stores (client secrets, refresh and
 access tokens, S3 and WebDAV secrets, upload session URLs) or `channels.crypto` encrypts, API
 tokens as issued, auth codes as set, everything the Graph emulator hands out (app secrets,
-refresh and access tokens, OAuth codes) and the S3 and WebDAV test servers' credentials.
+refresh and access tokens, OAuth codes, upload session ids) and the S3 and WebDAV test servers' credentials.
+Credentials seen travelling are recorded too: in the `requests` calls of this process (the
+tests' own, to the web processes they start, and the site's, to Graph and the token endpoint)
+and in the requests the site answers here (authCode, Bearer and Basic credentials, OAuth codes).
 Values shorter than MIN_LENGTH characters are left out: they would match by accident (the
 summary counts them).
 
@@ -219,6 +222,7 @@ def install_secret_hooks() -> None:
     from channels.fields import Ciphertext, EncryptedTextField
     from tests import hosts, s3server, webdavserver
     from tests.emulator.emulator import Emulator
+    from tests.emulator.state import UploadSession
     from uploads.models import ApiToken, UploadCode
 
     def prep(original):
@@ -274,6 +278,8 @@ def install_secret_hooks() -> None:
     _wrap(ApiToken, "issue", issue)
     _wrap(UploadCode, "set_code", set_code)
     _wrap(Emulator, "reset", reset)
+    # An upload session's URL is pre-authenticated: its id is what makes it a credential.
+    _wrap(UploadSession, "__init__", server("upload session URL", "id"))
     _wrap(s3server.S3Server, "__init__", server("S3 secret", "secret_access_key", "reader_secret"))
     _wrap(webdavserver.DAVServer, "__init__", server("WebDAV secret", "password"))
     SCANNER.add("S3 secret", s3server.SECRET_ACCESS_KEY)
@@ -515,6 +521,7 @@ class PageScan:
         self.get_response = get_response
 
     def __call__(self, request):
+        learn_sent(SCANNER, "?" + request.META.get("QUERY_STRING", ""), request.headers)
         response = self.get_response(request)
         if getattr(response, "streaming", False):
             return response  # a served file's bytes
@@ -541,6 +548,57 @@ def _only_besides(allowed):
     return lambda found, scanner: found - allowed
 
 
+# Credentials as they travel: query and form fields, by name (lower case), and their kind.
+SENT_FIELDS = {
+    "authcode": "auth code",
+    "code": "OAuth code",
+    "client_secret": "client secret",
+    "refresh_token": "refresh token",
+    "access_token": "access token",
+    "password": "WebDAV secret",
+}
+
+
+def learn_sent(scanner: Scanner, url: str, headers, body=None) -> None:
+    """The credentials in a request: secrets made where no hook sees them (a subprocess that set
+    an auth code, a test's own) are known once they are sent."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    fields = parse_qsl(urlsplit(url).query)
+    if isinstance(body, bytes):
+        body = body.decode(errors="replace")
+    if isinstance(body, str) and "=" in body and "\n" not in body[:2000]:
+        fields += parse_qsl(body[:100_000])
+    for name, value in fields:
+        kind = SENT_FIELDS.get(name.lower())
+        if kind:
+            scanner.add(kind, value)
+    for name, value in (headers or {}).items():
+        name = name.lower()
+        if name == "authcode":
+            scanner.add("auth code", value)
+        elif name == "authorization" and value.lower().startswith("bearer "):
+            scanner.add("bearer token", value[7:].strip())
+        elif name == "authorization" and value.lower().startswith("basic "):
+            try:
+                scanner.add("WebDAV secret", base64.b64decode(value[6:]).decode().partition(":")[2])
+            except ValueError:
+                pass
+
+
+def install_sent_hook() -> None:
+    import requests
+
+    def send(original):
+        def wrapped(self, request, **kwargs):
+            learn_sent(SCANNER, request.url, request.headers, request.body)
+            return original(self, request, **kwargs)
+
+        return wrapped
+
+    _wrap(requests.Session, "send", send)
+
+
 def install_page_hook() -> None:
     from django.conf import settings
 
@@ -558,6 +616,7 @@ def pytest_sessionstart(session):
     install_log_hooks()
     install_broker_hooks()
     install_page_hook()
+    install_sent_hook()
 
 
 def _uses_database(item) -> bool:

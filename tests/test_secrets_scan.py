@@ -175,3 +175,18 @@ def test_a_finding_fails_the_run_and_names_the_place_but_not_the_secret(scanner)
     assert line.startswith("log: API token found in a record of uploads (during ")
     assert PLANTED not in line and PLANTED[:8] not in line
     assert json.dumps(scanner.report()).count("planted") == 0
+
+
+def test_credentials_are_known_once_sent_to_or_received_by_the_site(scanner, client, emulator, db):
+    import requests
+
+    # One set in another process is known here only as it travels.
+    client.get("/api/upload-list?authCode=sent-code-0123", HTTP_AUTHORIZATION="Bearer sent-bearer-0123")
+    requests.post(
+        f"{emulator.base_url}/consumers/oauth2/v2.0/token",
+        data={"client_secret": "sent-secret-0123", "grant_type": "refresh_token"},
+        timeout=30,
+    )
+    assert scanner.kinds["sent-code-0123"] == "auth code"
+    assert scanner.kinds["sent-bearer-0123"] == "bearer token"
+    assert scanner.kinds["sent-secret-0123"] == "client secret"
