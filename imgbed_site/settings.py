@@ -163,6 +163,15 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=SITE_URL.startswith("https://"))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# HTTPS only: plain http:// requests are redirected, and browsers told (HSTS) never to try
+# http:// again for this long. Off unless set, as a laptop or a test serves http://. Behind a
+# TLS proxy the request counts as HTTPS when gunicorn trusts the proxy's X-Forwarded-Proto
+# (its FORWARDED_ALLOW_IPS, loopback by default).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+# Both bind every subdomain of the site's domain to HTTPS, preloading for good: the owner's call.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 

@@ -7,6 +7,8 @@ pytest_plugins = [
     "tests.worker",
     "tests.webdavserver",
     "tests.s3server",
+    # Last: it wraps what the others define. `-p no:tests.secrets_scan` turns it off.
+    "tests.secrets_scan",
 ]
 
 
