@@ -148,3 +148,36 @@ def test_another_staff_members_result_cannot_be_saved(
     key = page.context["save_key"]
     stolen = other_staff_client.post("/api/oauth/onedrive/save", {"key": key})
     assert_failure_page(stolen, "already saved or has expired")
+
+
+@pytest.mark.parametrize("what, status, body", GARBAGE[:2], ids=[g[0] for g in GARBAGE[:2]])
+def test_a_garbage_refresh_answer_keeps_the_refresh_token_and_says_try_again(
+    staff_client, channel, emulator, what, status, body
+):
+    """Test connection redeems the stored refresh token: a garbage answer is a passing trouble, the
+    channel is not sent back to Get Token, and the token it holds is the one it had."""
+    before = OneDriveSettings.objects.get(pk=channel.pk).refresh_token
+    emulator.faults.inject("token", status=status, body=body, retry_after=None)
+    page = staff_client.post(
+        f"/admin/channels/onedrivechannel/{channel.pk}/test-connection/", follow=True
+    ).content.decode()
+    assert "Microsoft&#x27;s sign-in service answered" in page and "Try again." in page
+    assert OneDriveSettings.objects.get(pk=channel.pk).refresh_token == before
+    assert Channel.objects.get(pk=channel.pk).health != Channel.Health.NEEDS_REAUTH
+
+
+def test_no_open_redirect_through_get_token(staff_client, entra_app, emulator, onedrive_settings, channel):
+    """The sign-in always comes back to this site's callback, and Save always goes to the channel."""
+    from urllib.parse import parse_qs, urlsplit
+
+    evil = "https://evil.example/steal"
+    response = start_get_token(staff_client, entra_app, channel=channel, redirect_uri=evil, next=evil)
+    assert response["Location"].startswith(emulator.base_url)
+    sent = parse_qs(urlsplit(response["Location"]).query)
+    assert sent["redirect_uri"] == [onedrive_settings.SITE_URL + CALLBACK]
+    page = staff_client.get(callback_path(consent(emulator, response["Location"])) + f"&next={evil}")
+    assert page.status_code == 200 and evil not in page.content.decode()
+    saved = staff_client.post(
+        f"/api/oauth/onedrive/save?next={evil}", {"key": page.context["save_key"], "next": evil}
+    )
+    assert saved["Location"] == f"/admin/channels/onedrivechannel/{channel.pk}/change/"
