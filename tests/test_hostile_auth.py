@@ -8,9 +8,15 @@ The management API's own matrix (missing, wrong, expired, a token without the ro
 permission, an auth code) is in test_manage_auth.py; this adds what it lacks."""
 
 import json
+import os
 import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib import admin
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -450,3 +456,58 @@ def test_the_oauth_views_refuse_anyone_but_staff(client, visitor, django_user_mo
     back = browser.get("/api/oauth/onedrive/callback?code=abc&state=xyz")
     assert back.status_code == 403
     assert "Sign in to the admin first" in back.text and "Get Token again" in back.text
+
+
+_GUESSER = """
+import os, sys
+import django
+from django.conf import settings
+django.setup()
+from django.test import RequestFactory
+from uploads import throttle
+throttle.KEY = os.environ["TEST_THROTTLE_KEY"]
+request = RequestFactory().get("/api/manage/list", REMOTE_ADDR="192.0.2.44")
+for _ in range(int(sys.argv[1])):
+    throttle.failed(request)
+print("counted", flush=True)
+"""
+
+
+@pytest.mark.skipif(
+    not django_settings.CELERY_BROKER_URL.startswith("redis://"),
+    reason="needs Redis for a cache shared between processes (set CELERY_BROKER_URL=redis://...)",
+)
+def test_with_redis_the_count_is_shared_by_every_web_process(client, files, limit, settings):
+    """Failures counted by one process lock the address out in another (CACHE_URL=redis://...)."""
+    location = settings.CELERY_BROKER_URL.split("?", 1)[0]
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": location,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "imgbed_site.settings",
+        "CACHE_URL": location,
+        "TEST_THROTTLE_KEY": throttle.KEY,
+        "IMGBED_AUTH_FAILURE_LIMIT": str(limit),
+    }
+    # CACHE_URL cannot carry a key prefix: the child sets the same one before its first use.
+    script = _GUESSER.replace(
+        "django.setup()\n", f'django.setup()\nsettings.CACHES["default"]["KEY_PREFIX"] = "{prefix}"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(limit)],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.strip() == "counted", done.stderr
+    right = token("list")
+    assert_429(client.get("/api/manage/list", **bearer(right), REMOTE_ADDR="192.0.2.44"))
+    assert client.get("/api/manage/list", **bearer(right)).status_code == 200
