@@ -314,16 +314,41 @@ def test_the_limit_lifts_when_the_window_ends(client, files, limit, monkeypatch)
 
 def test_a_cache_that_does_not_answer_lets_credentials_through(client, files, limit, monkeypatch, caplog):
     class Down:
-        def get(self, *args, **kwargs):
-            raise ConnectionError("cache down")
+        def __getattr__(self, name):
+            def refuse(*args, **kwargs):
+                raise ConnectionError("cache down")
 
-        set = get
+            return refuse
 
     monkeypatch.setattr(throttle, "cache", Down())
     for _ in range(limit + 1):
         assert client.get("/api/manage/list", **bearer("imgbed_guess")).status_code == 401
     assert client.get("/api/manage/list", **bearer(token("list"))).status_code == 200
     assert "the cache did not answer" in caplog.text
+
+
+def test_guesses_sent_all_at_once_each_count(limit, settings):
+    """Fifty wrong guesses arriving together are fifty failures, not one per moment."""
+    import threading
+
+    from django.test import RequestFactory
+
+    settings.IMGBED_AUTH_FAILURE_LIMIT = 50
+    request = RequestFactory().get("/upload", REMOTE_ADDR="192.0.2.50")
+    start = threading.Barrier(50)
+
+    def guess():
+        start.wait()
+        throttle.failed(request)
+
+    threads = [threading.Thread(target=guess) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert throttle.retry_after(request) is not None
+    settings.IMGBED_AUTH_FAILURE_LIMIT = 51
+    assert throttle.retry_after(request) is None
 
 
 def test_the_upload_page_shows_the_429_in_words(client, channel, limit):

@@ -32,41 +32,48 @@ KEY = "imgbed:auth-failures:v1:"
 UNKNOWN = "unknown"
 
 
-def _key(request) -> str:
-    return KEY + (client_ip(request) or UNKNOWN)
+def _keys(request) -> tuple[str, str]:
+    """The address's failure count, and when its window began."""
+    base = KEY + (client_ip(request) or UNKNOWN)
+    return base, base + ":since"
 
 
 def retry_after(request) -> int | None:
     """Seconds until this address may try a credential again, or None when it may now."""
-    key = _key(request)
+    count_key, since_key = _keys(request)
     try:
-        found = cache.get(key)
+        found = cache.get_many([count_key, since_key])
     except Exception:
         log.warning("auth failure count: the cache did not answer; not limiting", exc_info=True)
         return None
-    if not found:
+    if found.get(count_key, 0) < settings.IMGBED_AUTH_FAILURE_LIMIT:
         return None
-    started, count = found
-    left = started + settings.IMGBED_AUTH_FAILURE_WINDOW - time.time()
-    if count < settings.IMGBED_AUTH_FAILURE_LIMIT or left <= 0:
+    window = settings.IMGBED_AUTH_FAILURE_WINDOW
+    left = found.get(since_key, time.time()) + window - time.time()
+    if left <= 0:
         return None
     return max(1, math.ceil(left))
 
 
 def failed(request) -> None:
     """Count one failure for this address."""
-    key = _key(request)
+    count_key, since_key = _keys(request)
     window = settings.IMGBED_AUTH_FAILURE_WINDOW
     now = time.time()
     try:
-        # Read-modify-write: two failures at the same moment may count as one, which
-        # shifts the limit by a request, never lets a stream of guesses through.
-        found = cache.get(key)
-        if found and now - found[0] < window:
-            started, count = found[0], found[1] + 1
-        else:
-            started, count = now, 1
-        cache.set(key, (started, count), math.ceil(started + window - now))
+        since = cache.get(since_key)
+        if since is not None and now - since >= window:
+            cache.delete_many([count_key, since_key])  # kept a moment past its window: a new one begins
+            since = None
+        if since is None:
+            cache.add(since_key, now, window)
+        cache.add(count_key, 0, window)
+        # An atomic increment (Redis INCR, locmem under its lock): guesses sent all at once each count.
+        try:
+            count = cache.incr(count_key)
+        except ValueError:  # expired between the two calls
+            cache.set(count_key, 1, window)
+            count = 1
     except Exception:
         log.warning("auth failure count: the cache did not answer; not counted", exc_info=True)
         return
