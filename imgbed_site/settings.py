@@ -182,6 +182,10 @@ IMGBED_MAX_UPLOAD_SIZE = env.int("IMGBED_MAX_UPLOAD_SIZE", default=1024**3)
 IMGBED_ALLOWED_TYPES = env.list("IMGBED_ALLOWED_TYPES", default=["image", "video", "audio"])
 # Anyone may upload without a code or token (ImgBed's behaviour with no authCode set).
 IMGBED_PUBLIC_UPLOADS = env.bool("IMGBED_PUBLIC_UPLOADS", default=False)
+# Wrong API tokens, auth codes and admin passwords from one address: after this many within the
+# window (seconds), its credentials are refused with 429 until the window ends (uploads.throttle).
+IMGBED_AUTH_FAILURE_LIMIT = env.int("IMGBED_AUTH_FAILURE_LIMIT", default=20)
+IMGBED_AUTH_FAILURE_WINDOW = env.int("IMGBED_AUTH_FAILURE_WINDOW", default=600)
 # Upload-session fragment size: a multiple of 320 KiB, under 60 MiB.
 IMGBED_FRAGMENT_SIZE = env.int("IMGBED_FRAGMENT_SIZE", default=10 * 1024 * 1024)
 if IMGBED_FRAGMENT_SIZE % (320 * 1024) or not 0 < IMGBED_FRAGMENT_SIZE < 60 * 1024 * 1024:

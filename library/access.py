@@ -64,6 +64,10 @@ def read_json(request) -> dict:
 
 
 def _unauthorized(request, exc):
+    if exc.retry_after is not None:  # too many wrong credentials from this address
+        response = _refused(str(exc), exc.status)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     if bearer_token(request) is not None or request.GET.get("authCode") or request.headers.get("authCode"):
         message = str(exc)  # the credential given was wrong: say which
     else:

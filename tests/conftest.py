@@ -74,3 +74,14 @@ def other_staff_client(django_user_model, db):
     from django.test import Client
 
     return _staff(django_user_model, Client(), "other-staff")
+
+
+@pytest.fixture(autouse=True)
+def auth_failures_counted_per_test(monkeypatch):
+    """Each test counts wrong credentials on its own: one test's failures from 127.0.0.1 never
+    lock the next test out, also when the cache is a Redis shared by every process of the run."""
+    import uuid
+
+    from uploads import throttle
+
+    monkeypatch.setattr(throttle, "KEY", f"imgbed:auth-failures:test-{uuid.uuid4().hex}:")

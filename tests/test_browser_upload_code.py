@@ -79,3 +79,23 @@ def test_remembered_only_once_a_code_has_worked(page, site_url, channel, onedriv
     assert page.input_value("#auth-code") == ""
     assert page.evaluate("localStorage.getItem('imgbed.authCode')") is None
     assert dialogs == []
+
+
+def test_after_too_many_wrong_codes_the_page_says_how_long_to_wait(page, site_url, settings, dialogs):
+    settings.IMGBED_AUTH_FAILURE_LIMIT = 2
+    code = UploadCode(label="friends")
+    code.set_code("sesame")
+    code.save()
+    page.goto(site_url + "/")
+    for name in ("a.png", "b.png"):
+        page.fill("#auth-code", "wrong")
+        pick(page, name)
+        failed = page.locator("#results .result.failed", has_text=name).locator(".error")
+        expect(failed).to_contain_text("auth code is wrong")
+    page.fill("#auth-code", "sesame")  # even the right code, until the window ends
+    pick(page, "c.png")
+    refused = page.locator("#results .result.failed", has_text="c.png").locator(".error")
+    expect(refused).to_contain_text("Too many failed sign-ins or wrong credentials from your address. Wait")
+    expect(refused).to_contain_text("seconds, then try again")
+    assert dialogs == []
+    assert not StoredFile.objects.exists()

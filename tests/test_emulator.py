@@ -551,6 +551,23 @@ def test_fault_injection(emulator):
     assert emulator.requests == []
 
 
+def test_a_hanging_token_endpoint_answers_nothing_until_released(emulator):
+    """For clients' timeouts: the request is held, the client gives up, the next one is served."""
+    app = emulator.register_app(redirect_uris=[REDIRECT])
+    rt = emulator.issue_refresh_token(app)
+    rule = emulator.faults.inject("token", hang=True)
+    with pytest.raises(requests.Timeout):
+        requests.post(
+            f"{emulator.base_url}/consumers/oauth2/v2.0/token",
+            data={"grant_type": "refresh_token", "client_id": app.client_id, "refresh_token": rt},
+            verify=emulator.ca_pem_path,
+            timeout=1,
+        )
+    assert rule.hanging.is_set() and rule.fired == 1
+    rule.release()
+    assert refresh(emulator, app, rt).status_code == 200  # the held request consumed nothing
+
+
 def test_fault_on_upload_url_keeps_no_bytes(emulator):
     s = graph(emulator)
     data = os.urandom(2 * CHUNK)

@@ -78,7 +78,10 @@ def upload(request):
     try:
         uploader = identify(request)
     except NotAuthorized as exc:
-        return error(str(exc), 401)
+        response = error(str(exc), exc.status)
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if not uploader.can("upload"):
         return error("This API token may not upload.", 403)
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 
+from uploads import throttle
 from uploads.models import ApiToken, UploadCode
 
 
@@ -26,7 +27,20 @@ class Uploader:
 
 
 class NotAuthorized(Exception):
-    pass
+    """No credential that lets the request in (401)."""
+
+    status = 401
+    retry_after = None
+
+
+class TooManyFailures(NotAuthorized):
+    """This address sent too many wrong credentials lately (429, with Retry-After)."""
+
+    status = 429
+
+    def __init__(self, seconds: int):
+        super().__init__(throttle.message(seconds))
+        self.retry_after = seconds
 
 
 # "Last used" is for staff spotting unused credentials, not an audit log: a
@@ -67,16 +81,23 @@ def identify(request, *, reads_only=False) -> Uploader:
     caller says the request only reads (`reads_only`): another site's page can make a browser
     send the cookie, but cannot read the answer."""
     bearer = bearer_token(request)
+    code = request.GET.get("authCode") or request.headers.get("authCode") or ""
+    if bearer is not None or code:
+        # Before any lookup: a blocked address learns nothing, not even that a guess was right.
+        wait = throttle.retry_after(request)
+        if wait is not None:
+            raise TooManyFailures(wait)
     if bearer is not None:
         token = ApiToken.matching(bearer)
         if token is None:
+            throttle.failed(request)
             raise NotAuthorized("The API token is not valid or has expired. Create a new one in the admin.")
         _touch(token)
         return Uploader(token=token)
-    code = request.GET.get("authCode") or request.headers.get("authCode") or ""
     if code:
         found = UploadCode.matching(code)
         if found is None:
+            throttle.failed(request)
             raise NotAuthorized("The auth code is wrong. Ask the site's staff for the current code.")
         _touch(found)
         return Uploader(code=found)

@@ -18,6 +18,8 @@ from channels.errors import ChannelError, ConfigurationError, ReauthorizationReq
 from channels.onedrive import endpoints
 
 SIGN_IN_AGAIN = "Click Get Token on the channel and sign in again."
+# After a sign-in's code was sent: it may be spent, and the state is, so only a new sign-in goes on.
+SIGN_IN_FAILED = "Nothing was saved. Click Get Token again."
 
 # AADSTS code -> (error class, what to tell a person).
 AADSTS = {
@@ -125,6 +127,81 @@ def error_from_response(result: dict) -> ChannelError:
     return ChannelError(f"Microsoft refused the request: {error}: {detail}".rstrip(": "))
 
 
+class ServiceTrouble(TransientError):
+    """The sign-in service did not answer, or answered something that is not a token answer.
+    `http_status` is what a page reporting it answers with (502, or 504 for no answer)."""
+
+    def __init__(self, message, http_status=502):
+        super().__init__(message)
+        self.http_status = http_status
+
+
+class UnreadableAnswer(requests.RequestException):
+    """An answer from the sign-in service that is not a JSON object msal could read."""
+
+
+def _number(value) -> bool:
+    try:
+        int(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+class _CheckedHttp:
+    """msal's HTTP client: requests with the site's timeout, each answer checked to be a JSON
+    object before msal reads it. msal fails on anything else with a KeyError or AttributeError
+    (a captive portal's page, a proxy's 502, a JSON list), which would be a 500 with no words."""
+
+    def __init__(self, timeout: float):
+        self._session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(max_retries=1)  # as msal's own session
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._timeout = timeout
+
+    def get(self, url, **kwargs):
+        kwargs.setdefault("timeout", self._timeout)
+        return self._checked(self._session.get(url, **kwargs))
+
+    def post(self, url, **kwargs):
+        kwargs.setdefault("timeout", self._timeout)
+        return self._checked(self._session.post(url, **kwargs))
+
+    def close(self):
+        self._session.close()
+
+    @staticmethod
+    def _checked(response):
+        kind = response.headers.get("Content-Type", "no type").split(";")[0]
+        try:
+            body = response.json()
+        except ValueError:
+            raise UnreadableAnswer(f"HTTP {response.status_code}, {kind}, not JSON") from None
+        if not isinstance(body, dict):
+            raise UnreadableAnswer(f"HTTP {response.status_code}, JSON but not an object")
+        if "expires_in" in body and not _number(body["expires_in"]):
+            raise UnreadableAnswer(f"HTTP {response.status_code}, an expires_in that is not a number")
+        return response
+
+
+def _service_trouble(exc: requests.RequestException, then: str) -> ServiceTrouble:
+    """The words for a sign-in service that could not be used; `then` says what to do next."""
+    if isinstance(exc, UnreadableAnswer):
+        return ServiceTrouble(
+            f"Microsoft's sign-in service answered with something that is not a token answer ({exc}). "
+            "A proxy or network portal between this site and Microsoft may have answered instead, or "
+            f"ONEDRIVE_LOGIN_URL points elsewhere. {then}"
+        )
+    if isinstance(exc, requests.Timeout):
+        return ServiceTrouble(
+            f"Microsoft's sign-in service did not answer within {settings.ONEDRIVE_HTTP_TIMEOUT:g} seconds "
+            f"(ONEDRIVE_HTTP_TIMEOUT). {then}",
+            http_status=504,
+        )
+    return ServiceTrouble(f"Cannot reach Microsoft's sign-in service: {type(exc).__name__}. {then}")
+
+
 def _app(client_id: str, client_secret: str, tenant: str, cloud: str) -> msal.ConfidentialClientApplication:
     try:
         return msal.ConfidentialClientApplication(
@@ -133,7 +210,7 @@ def _app(client_id: str, client_secret: str, tenant: str, cloud: str) -> msal.Co
             authority=endpoints.authority(cloud, tenant),
             # The hosts are configured (cloud or override), never discovered.
             instance_discovery=False,
-            timeout=settings.ONEDRIVE_HTTP_TIMEOUT,
+            http_client=_CheckedHttp(settings.ONEDRIVE_HTTP_TIMEOUT),
         )
     except (requests.RequestException, ValueError) as exc:
         raise TransientError(
@@ -142,9 +219,14 @@ def _app(client_id: str, client_secret: str, tenant: str, cloud: str) -> msal.Co
         ) from None
 
 
-def _tokens(result: dict) -> Tokens:
+def _tokens(result: dict, then: str) -> Tokens:
     if "error" in result:
         raise error_from_response(result)
+    if not isinstance(result.get("access_token"), str) or not result["access_token"]:
+        raise ServiceTrouble(
+            "Microsoft's sign-in service answered without an access token or an error. A proxy or "
+            f"network portal between this site and Microsoft may have answered instead. {then}"
+        )
     if not result.get("refresh_token"):
         raise ConfigurationError(
             "Microsoft returned no refresh token. Add the offline_access permission under API "
@@ -181,10 +263,8 @@ def finish_sign_in(flow: dict, query: dict, client_id, client_secret, tenant, cl
             f"The sign-in answer does not match its request ({exc}). Click Get Token again."
         ) from None
     except requests.RequestException as exc:
-        raise TransientError(
-            f"Cannot reach Microsoft's sign-in service: {type(exc).__name__}. Try again."
-        ) from None
-    return _tokens(result)
+        raise _service_trouble(exc, SIGN_IN_FAILED) from None
+    return _tokens(result, SIGN_IN_FAILED)
 
 
 def redeem_refresh_token(refresh_token, client_id, client_secret, tenant, cloud) -> Tokens:
@@ -192,7 +272,5 @@ def redeem_refresh_token(refresh_token, client_id, client_secret, tenant, cloud)
     try:
         result = app.acquire_token_by_refresh_token(refresh_token, endpoints.scopes(cloud))
     except requests.RequestException as exc:
-        raise TransientError(
-            f"Cannot reach Microsoft's sign-in service: {type(exc).__name__}. Try again."
-        ) from None
-    return _tokens(result)
+        raise _service_trouble(exc, "Try again.") from None
+    return _tokens(result, "Try again.")

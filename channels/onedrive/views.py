@@ -159,6 +159,14 @@ def callback(request):
         )
         graph = Graph(endpoints.graph_base(entry["cloud"]), tokens.access_token)
         me, drive = connection.read_account_and_drive(graph)
+    except identity.ServiceTrouble as exc:
+        log.warning("Get Token failed: %s", exc)
+        title = (
+            "Microsoft's sign-in service did not answer"
+            if exc.http_status == 504
+            else "Microsoft's sign-in service could not be used"
+        )
+        return failure(request, title, str(exc), status=exc.http_status, channel=channel)
     except ChannelError as exc:
         log.info("Get Token failed: %s", exc)
         return failure(request, "Microsoft refused the sign-in", str(exc), channel=channel)

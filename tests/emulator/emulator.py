@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import trustme
 
 from .browser import sign_in
-from .faults import IDENTITY_KINDS, FaultRule, Faults
+from .faults import HANG_LIMIT, IDENTITY_KINDS, FaultRule, Faults
 from .graph import Graph
 from .graph import fault_response as graph_fault_response
 from .identity import Identity
@@ -364,6 +364,11 @@ class Emulator:
         return handler(req)
 
     def _fault(self, rule: FaultRule, req: Request) -> Response:
+        if rule.hang:
+            req.body.drain()
+            rule.hanging.set()
+            rule.released.wait(HANG_LIMIT)
+            return Response(0, abort=True, injected=True)
         if rule.status == 0:
             req.body.drain()
             return Response(0, abort=True, injected=True)

@@ -4,13 +4,15 @@ expired tokens without waiting for the real thing."""
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # What a rule can name besides an HTTP method. "identity" covers every
 # sign-in endpoint, "*" every request.
 KINDS = frozenset({"token", "authorize", "discovery", "identity", "graph", "upload_url", "download", "*"})
 IDENTITY_KINDS = frozenset({"token", "authorize", "discovery"})
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# A hanging request gives its server thread back after this long even if never released.
+HANG_LIMIT = 120.0
 
 
 @dataclass(eq=False)
@@ -22,7 +24,15 @@ class FaultRule:
     retry_after: int | float | None
     body: bytes | str | dict | None
     headers: dict
+    hang: bool = False
     fired: int = 0
+    released: threading.Event = field(default_factory=threading.Event)
+    # Set when a hanging request has arrived and is waiting: a test waits on it, not on a clock.
+    hanging: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        """Let the requests this rule holds go on (they are then dropped without an answer)."""
+        self.released.set()
 
     def matches(self, kind: str, method: str, path: str) -> bool:
         if self.target == "*":
@@ -56,6 +66,7 @@ class Faults:
         retry_after: int | float | None = 2,
         body: bytes | str | dict | None = None,
         headers: dict | None = None,
+        hang: bool = False,
     ) -> FaultRule:
         """Answer the next `count` matching requests with `status`.
 
@@ -64,7 +75,10 @@ class Faults:
         `path_regex` is searched in the URL path (no query). `retry_after`
         is sent as a Retry-After header on 429 and 5xx answers; None sends
         none. `body` replaces the error body the emulator would write.
-        Status 0 drops the connection without any answer.
+        Status 0 drops the connection without any answer. `hang=True` holds
+        the request unanswered (the client's timeout is what ends it) until
+        the rule's release(), clear(), or HANG_LIMIT; then the connection is
+        dropped. rule.hanging is set once a request is being held.
         """
         target = kind_or_method if kind_or_method in KINDS else kind_or_method.upper()
         if target not in KINDS and target not in METHODS:
@@ -77,6 +91,7 @@ class Faults:
             retry_after=retry_after,
             body=body,
             headers=dict(headers or {}),
+            hang=hang,
         )
         with self._lock:
             self._rules.append(rule)
@@ -98,5 +113,7 @@ class Faults:
 
     def clear(self) -> None:
         with self._lock:
+            for rule in self._rules:
+                rule.release()
             self._rules.clear()
         self.latency = 0.0
