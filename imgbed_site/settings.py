@@ -207,6 +207,12 @@ if IMGBED_SENDFILE not in ("", "nginx", "apache"):
     raise ImproperlyConfigured("IMGBED_SENDFILE must be empty, nginx or apache.")
 # Longest wait a task sleeps in place for Retry-After; longer waits reschedule the task.
 IMGBED_MAX_INLINE_WAIT = env.float("IMGBED_MAX_INLINE_WAIT", default=60.0)
+# Longest wait for more of a request body (0: no bound), and the slowest average rate, in bytes per
+# second, a body may arrive at beyond that first wait (0: none); a body that falls behind gets a 408.
+IMGBED_BODY_TIMEOUT = env.float("IMGBED_BODY_TIMEOUT", default=30.0)
+IMGBED_BODY_MIN_RATE = env.int("IMGBED_BODY_MIN_RATE", default=1024)
+if IMGBED_BODY_TIMEOUT < 0 or IMGBED_BODY_MIN_RATE < 0:
+    raise ImproperlyConfigured("IMGBED_BODY_TIMEOUT and IMGBED_BODY_MIN_RATE may not be negative.")
 
 # Front servers (IPs and CIDR ranges; "unix" for one on a Unix socket) whose X-Forwarded-For is
 # believed: the client's address for the upload block-list and the files' records. Empty: the
