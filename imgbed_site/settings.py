@@ -171,6 +171,9 @@ IMGBED_MAX_UPLOAD_SIZE = env.int("IMGBED_MAX_UPLOAD_SIZE", default=1024**3)
 # Categories (image, video, audio, document, archive, text), exact types or
 # wildcards (image/*), judged from the bytes.
 IMGBED_ALLOWED_TYPES = env.list("IMGBED_ALLOWED_TYPES", default=["image", "video", "audio"])
+# An image whose header claims more pixels than this is refused (a decompression bomb for its
+# viewers); 0: no limit. 500 million is well above any camera's.
+IMGBED_MAX_IMAGE_PIXELS = env.int("IMGBED_MAX_IMAGE_PIXELS", default=500_000_000)
 # Anyone may upload without a code or token (ImgBed's behaviour with no authCode set).
 IMGBED_PUBLIC_UPLOADS = env.bool("IMGBED_PUBLIC_UPLOADS", default=False)
 # Upload-session fragment size: a multiple of 320 KiB, under 60 MiB.
@@ -315,6 +318,10 @@ LOGGING = {
         # urllib3 and msal log request URLs and bodies at DEBUG; tokens travel in them.
         "urllib3": {"level": "WARNING"},
         "msal": {"level": "WARNING"},
+        # botocore logs each request's signed headers and presigned parameters at DEBUG.
+        "botocore": {"level": "WARNING"},
+        "boto3": {"level": "WARNING"},
+        "s3transfer": {"level": "WARNING"},
         # runserver logs every request line, query included (Django's default, plus the filter).
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },

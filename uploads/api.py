@@ -15,12 +15,13 @@ from django.views.decorators.csrf import csrf_exempt
 from channels.models import Channel
 from imgbed_site import runtime
 from imgbed_site.body_deadline import BodyTimedOut
-from uploads import dimensions, staging
+from uploads import dimensions, image_checks, staging
 from uploads.auth import NotAuthorized, identify
 from uploads.channel_choice import NoChannel, choose
 from uploads.client_ip import client_ip, parse_ip
 from uploads.early_start import EarlyStart
 from uploads.models import FormerId, StoredFile
+from uploads.multipart import parse_files
 from uploads.naming import NAME_TYPES, NoFreeId, clean_folder, clean_name, make_id, remote_path_of
 from uploads.sniff import allowed, sniff
 from uploads.staging import FileTooLarge, StagingFull, StagingUploadHandler
@@ -132,7 +133,7 @@ def _receive(upload, handler, early):
     request = upload.request
     limit = settings.IMGBED_MAX_UPLOAD_SIZE
     try:
-        received = (early.parse() if early else request.FILES).get("file")
+        received = (early.parse() if early else parse_files(request)).get("file")
     except FileTooLarge:
         return error(f"The file is larger than this site's limit of {_human(limit)}.", 413)
     except StagingFull:
@@ -231,6 +232,9 @@ def _accept(upload, received, early):
             415,
         )
     pixels = _measure(sniffed, received)
+    refused = image_checks.refusal(sniffed, received.size, pixels, settings.IMGBED_MAX_IMAGE_PIXELS)
+    if refused is not None:
+        return error(refused, 400)
     if early is not None and early.row is not None:
         stored = early.finish(received)
         if stored is None:
