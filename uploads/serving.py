@@ -105,8 +105,10 @@ def disposition(kind: str, name: str) -> str:
 
 
 def _safe_type(content_type):
-    # Active content keeps its type for the download, but must never be sniffed into a page.
-    return content_type if not content_type.startswith("text/html") else "application/octet-stream"
+    # Active content keeps its type for the download, but a page's (HTML, XHTML, in any case) never
+    # goes out: a browser that ignored the attachment would render it.
+    media = content_type.split(";", 1)[0].strip().lower()
+    return "application/octet-stream" if "html" in media or not media else content_type
 
 
 def serve(request, public_id):
