@@ -2,7 +2,8 @@
 
 Upload clients put the auth code in the query (`/upload?authCode=...`),
 Microsoft sends the OAuth code and state back in the callback's query, and a
-Referer can carry either. The database keeps codes hashed; a log must not
+Referer can carry either; a redirect-mode channel's Location is a download
+link that works for whoever holds it. The database keeps codes hashed; a log must not
 keep them in plain text.
 """
 
@@ -24,6 +25,14 @@ SECRET_PARAMS = frozenset(
         "id_token",
         "client_secret",
         "password",
+        # A redirect-mode channel's download links: S3 presigned URLs (signature v4 and v2) and
+        # OneDrive's pre-authenticated downloadUrl. Anyone holding one may fetch the file.
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+        "signature",
+        "awsaccesskeyid",
+        "tempauth",
     }
 )
 

@@ -180,6 +180,9 @@ IMGBED_MAX_UPLOAD_SIZE = env.int("IMGBED_MAX_UPLOAD_SIZE", default=1024**3)
 # Categories (image, video, audio, document, archive, text), exact types or
 # wildcards (image/*), judged from the bytes.
 IMGBED_ALLOWED_TYPES = env.list("IMGBED_ALLOWED_TYPES", default=["image", "video", "audio"])
+# An image whose header claims more pixels than this is refused (a decompression bomb for its
+# viewers); 0: no limit. 500 million is well above any camera's.
+IMGBED_MAX_IMAGE_PIXELS = env.int("IMGBED_MAX_IMAGE_PIXELS", default=500_000_000)
 # Anyone may upload without a code or token (ImgBed's behaviour with no authCode set).
 IMGBED_PUBLIC_UPLOADS = env.bool("IMGBED_PUBLIC_UPLOADS", default=False)
 # Wrong API tokens, auth codes and admin passwords from one address: after this many within the
@@ -220,6 +223,12 @@ if IMGBED_SENDFILE not in ("", "nginx", "apache"):
     raise ImproperlyConfigured("IMGBED_SENDFILE must be empty, nginx or apache.")
 # Longest wait a task sleeps in place for Retry-After; longer waits reschedule the task.
 IMGBED_MAX_INLINE_WAIT = env.float("IMGBED_MAX_INLINE_WAIT", default=60.0)
+# Longest wait for more of a request body (0: no bound), and the slowest average rate, in bytes per
+# second, a body may arrive at beyond that first wait (0: none); a body that falls behind gets a 408.
+IMGBED_BODY_TIMEOUT = env.float("IMGBED_BODY_TIMEOUT", default=30.0)
+IMGBED_BODY_MIN_RATE = env.int("IMGBED_BODY_MIN_RATE", default=1024)
+if IMGBED_BODY_TIMEOUT < 0 or IMGBED_BODY_MIN_RATE < 0:
+    raise ImproperlyConfigured("IMGBED_BODY_TIMEOUT and IMGBED_BODY_MIN_RATE may not be negative.")
 
 # Front servers (IPs and CIDR ranges; "unix" for one on a Unix socket) whose X-Forwarded-For is
 # believed: the client's address for the upload block-list and the files' records. Empty: the
@@ -322,6 +331,10 @@ LOGGING = {
         # urllib3 and msal log request URLs and bodies at DEBUG; tokens travel in them.
         "urllib3": {"level": "WARNING"},
         "msal": {"level": "WARNING"},
+        # botocore logs each request's signed headers and presigned parameters at DEBUG.
+        "botocore": {"level": "WARNING"},
+        "boto3": {"level": "WARNING"},
+        "s3transfer": {"level": "WARNING"},
         # runserver logs every request line, query included (Django's default, plus the filter).
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },

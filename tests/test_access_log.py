@@ -180,6 +180,25 @@ def test_procfile_web_logs_no_secrets(procfile_web):
             "/x?password=p&client_secret=s&refresh_token=r",
             "/x?password=[redacted]&client_secret=[redacted]&refresh_token=[redacted]",
         ),
+        (
+            # An S3 presigned URL (a redirect-mode channel's Location, or a Referer from such a page).
+            "https://s3.example/b/k.png?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20260101"
+            "&X-Amz-Date=20260101T000000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host"
+            "&X-Amz-Security-Token=tok&X-Amz-Signature=abc123",
+            "https://s3.example/b/k.png?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=[redacted]"
+            "&X-Amz-Date=20260101T000000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host"
+            "&X-Amz-Security-Token=[redacted]&X-Amz-Signature=[redacted]",
+        ),
+        (
+            "https://s3.example/b/k?AWSAccessKeyId=AKIA&Expires=1&Signature=sig%3D",
+            "https://s3.example/b/k?AWSAccessKeyId=[redacted]&Expires=1&Signature=[redacted]",
+        ),
+        (
+            # OneDrive's pre-authenticated downloadUrl.
+            "https://x-my.sharepoint.com/personal/a/_layouts/15/download.aspx?UniqueId=u&tempauth=eyJ0.x&ApiVersion=2.0",
+            "https://x-my.sharepoint.com/personal/a/_layouts/15/download.aspx?UniqueId=u&tempauth=[redacted]"
+            "&ApiVersion=2.0",
+        ),
         ("exit code=3 state=ok", "exit code=3 state=ok"),  # not a query
         ("/upload?uploadFolder=a&returnFormat=full", "/upload?uploadFolder=a&returnFormat=full"),
     ],

@@ -5,6 +5,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.template.defaultfilters import filesizeformat
@@ -13,12 +14,14 @@ from django.views.decorators.csrf import csrf_exempt
 
 from channels.models import Channel
 from imgbed_site import runtime
-from uploads import dimensions, staging
+from imgbed_site.body_deadline import BodyTimedOut
+from uploads import dimensions, image_checks, staging
 from uploads.auth import NotAuthorized, identify
 from uploads.channel_choice import NoChannel, choose
 from uploads.client_ip import client_ip, parse_ip
 from uploads.early_start import EarlyStart
 from uploads.models import FormerId, StoredFile
+from uploads.multipart import parse_files
 from uploads.naming import NAME_TYPES, NoFreeId, clean_folder, clean_name, make_id, remote_path_of
 from uploads.sniff import allowed, sniff
 from uploads.staging import FileTooLarge, StagingFull, StagingUploadHandler
@@ -96,7 +99,16 @@ def upload(request):
     limit = settings.IMGBED_MAX_UPLOAD_SIZE
     if not request.content_type.startswith("multipart/form-data"):
         return error("Send the file as multipart/form-data in the field 'file'.", 400)
-    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        # Django reads a body of the length declared, so a chunked one would look empty.
+        return error(
+            "Send the file with a Content-Length header: this site does not take chunked request bodies.",
+            411,
+        )
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return error("The Content-Length header is not a number.", 400)
     if declared > limit + MULTIPART_SLACK:
         return error(f"The file is larger than this site's limit of {_human(limit)}.", 413)
     if declared > PRECHECK_ABOVE:
@@ -109,7 +121,10 @@ def upload(request):
     asked = _Upload(request, folder, name_type, uploader)
     handler = StagingUploadHandler(request, limit)
     request.upload_handlers = [handler]
-    early = EarlyStart.for_request(request, handler, asked.start_early)
+    try:
+        early = EarlyStart.for_request(request, handler, asked.start_early)
+    except BodyTimedOut as exc:
+        return error(exc.message, 408)
     try:
         return _receive(asked, handler, early)
     finally:
@@ -121,7 +136,7 @@ def _receive(upload, handler, early):
     request = upload.request
     limit = settings.IMGBED_MAX_UPLOAD_SIZE
     try:
-        received = (early.parse() if early else request.FILES).get("file")
+        received = (early.parse() if early else parse_files(request)).get("file")
     except FileTooLarge:
         return error(f"The file is larger than this site's limit of {_human(limit)}.", 413)
     except StagingFull:
@@ -131,11 +146,41 @@ def _receive(upload, handler, early):
             "must free space on the disk that holds IMGBED_DATA_DIR (or its staging folder).",
             507,
         )
+    except BodyTimedOut as exc:
+        handler.abandon()
+        return error(exc.message, 408)
+    except TooManyFieldsSent:
+        handler.abandon()
+        return error(
+            f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} form fields. "
+            "Send the file in the field 'file' and the options in the query.",
+            400,
+        )
+    except TooManyFilesSent:
+        handler.abandon()
+        return error(
+            f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files. "
+            "Send one file per request, in the field 'file'.",
+            400,
+        )
+    except RequestDataTooBig:
+        handler.abandon()
+        return error(
+            f"The form fields beside the file hold more than {_human(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)}. "
+            "Send the file in the field 'file' and only short options beside it.",
+            413,
+        )
     except Exception:  # a broken multipart body, or a client that went away
         handler.abandon()  # Django's parser does not always tell the handler
         log.info("unreadable multipart body", exc_info=True)
         return error("The request body is not valid multipart/form-data.", 400)
     if received is None:
+        if handler.cut_short:
+            handler.abandon()
+            return error(
+                "The request body ended before the file did (the connection was cut?). Send the file again.",
+                400,
+            )
         return error("No file: send it in the multipart field 'file'.", 400)
     try:
         return _accept(upload, received, early)
@@ -190,6 +235,9 @@ def _accept(upload, received, early):
             415,
         )
     pixels = _measure(sniffed, received)
+    refused = image_checks.refusal(sniffed, received.size, pixels, settings.IMGBED_MAX_IMAGE_PIXELS)
+    if refused is not None:
+        return error(refused, 400)
     if early is not None and early.row is not None:
         stored = early.finish(received)
         if stored is None:

@@ -23,12 +23,12 @@ import re
 
 from django.conf import settings
 from django.db.models import Q
-from django.http.multipartparser import MultiPartParser
 from django.utils import timezone
 from django.utils.http import parse_header_parameters
 
 from uploads import staging
 from uploads.models import StoredFile
+from uploads.multipart import parse_files
 from uploads.tasks import send_after_commit, upload_to_channel
 
 # Enough for the first part's headers, however long the file name.
@@ -113,10 +113,7 @@ class EarlyStart:
 
     def parse(self):
         """The files of the body (the bytes read for the guess included)."""
-        stream = PrefixedStream(self.prefix, self.request)
-        request = self.request
-        _, files = MultiPartParser(request.META, stream, request.upload_handlers, request.encoding).parse()
-        return files
+        return parse_files(self.request, PrefixedStream(self.prefix, self.request))
 
     def _on_first_chunk(self, handler):
         if self.expected is None or self.expected <= 2 * settings.IMGBED_FRAGMENT_SIZE:

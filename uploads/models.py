@@ -1,5 +1,7 @@
 import hashlib
+import re
 import secrets
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import models
@@ -8,6 +10,8 @@ from django.utils import timezone
 
 from channels.fields import EncryptedTextField
 from channels.models import Channel
+
+_URL_BREAKING = re.compile(r"[#?%\s]")
 
 
 def hash_secret(value: str) -> str:
@@ -194,7 +198,9 @@ class StoredFile(models.Model):
 
     @property
     def url_path(self) -> str:
-        return f"/file/{self.public_id}"
+        # Ids the site makes never hold these, but one found by a rescan or typed by staff might:
+        # a `#` or `?` would cut the link short, a `%` or a space would be read as something else.
+        return "/file/" + _URL_BREAKING.sub(lambda m: quote(m.group()), self.public_id)
 
     @property
     def name(self) -> str:

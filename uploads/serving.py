@@ -64,7 +64,7 @@ def _not_modified(request, etag, last_modified):
     inm = request.headers.get("If-None-Match")
     if inm is not None:
         tags = [t.strip() for t in inm.split(",")]
-        return "*" in tags or etag in tags or f"W/{etag}" in tags
+        return "*" in tags or (etag is not None and (etag in tags or f"W/{etag}" in tags))
     since = parse_http_date_safe(request.headers.get("If-Modified-Since", ""))
     return since is not None and int(last_modified.timestamp()) <= since
 
@@ -74,7 +74,7 @@ def _range_applies(request, etag, last_modified):
     if not if_range:
         return True
     if if_range.startswith('"') or if_range.startswith("W/"):
-        return if_range == etag
+        return etag is not None and if_range == etag
     date = parse_http_date_safe(if_range)
     return date is not None and int(last_modified.timestamp()) <= date
 
@@ -87,7 +87,8 @@ def _common_headers(response, stored, etag, last_modified):
     )
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "public, max-age=2592000"
-    response["ETag"] = etag
+    if etag is not None:
+        response["ETag"] = etag
     response["Last-Modified"] = http_date(last_modified.timestamp())
     response["X-Content-Type-Options"] = "nosniff"
     response["Access-Control-Allow-Origin"] = "*"
@@ -104,8 +105,10 @@ def disposition(kind: str, name: str) -> str:
 
 
 def _safe_type(content_type):
-    # Active content keeps its type for the download, but must never be sniffed into a page.
-    return content_type if not content_type.startswith("text/html") else "application/octet-stream"
+    # Active content keeps its type for the download, but a page's (HTML, XHTML, in any case) never
+    # goes out: a browser that ignored the attachment would render it.
+    media = content_type.split(";", 1)[0].strip().lower()
+    return "application/octet-stream" if "html" in media or not media else content_type
 
 
 def serve(request, public_id):
@@ -124,7 +127,9 @@ def serve(request, public_id):
     why = serving_rules.refusal(request, stored, rules)
     if why is not None:
         return serving_rules.refused(request, why, rules)
-    etag = quote_etag(stored.sha256[:32])
+    # A file found by a rescan without its hash has none: no ETag rather than an empty one,
+    # which every other such file would share.
+    etag = quote_etag(stored.sha256[:32]) if stored.sha256 else None
     last_modified = stored.created_at
     if _not_modified(request, etag, last_modified):
         response = _common_headers(HttpResponse(status=304), stored, etag, last_modified)

@@ -146,6 +146,11 @@ class StagingUploadHandler(FileUploadHandler):
             raise StagingFull(str(exc)) from exc
 
     @property
+    def cut_short(self) -> bool:
+        """The file's part began but the body ended before it did."""
+        return self._out is not None and not self._complete
+
+    @property
     def head(self) -> bytes:
         """The file's first bytes received so far (up to SNIFF_BYTES)."""
         return bytes(self._head)
