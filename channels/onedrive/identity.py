@@ -8,14 +8,17 @@ import datetime
 import re
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import msal
 import requests
 from django.conf import settings
 from django.utils import timezone
 
 from channels.errors import ChannelError, ConfigurationError, ReauthorizationRequired, TransientError
 from channels.onedrive import endpoints
+
+if TYPE_CHECKING:
+    import msal
 
 SIGN_IN_AGAIN = "Click Get Token on the channel and sign in again."
 
@@ -125,7 +128,11 @@ def error_from_response(result: dict) -> ChannelError:
     return ChannelError(f"Microsoft refused the request: {error}: {detail}".rstrip(": "))
 
 
-def _app(client_id: str, client_secret: str, tenant: str, cloud: str) -> msal.ConfidentialClientApplication:
+def _app(client_id: str, client_secret: str, tenant: str, cloud: str) -> "msal.ConfidentialClientApplication":
+    # Imported here (some 6 MiB): only token redemption and refresh need it, and the web process
+    # mostly serves with an access token it already has.
+    import msal
+
     try:
         return msal.ConfidentialClientApplication(
             client_id,
