@@ -260,6 +260,63 @@ class RssSampler:
         self._thread.join()
 
 
+def pss(pid: int) -> int:
+    """Proportional set size (/proc/<pid>/smaps_rollup) in bytes: its private pages and its share
+    of those it shares (a forked child's copy of its parent's code counts once between them),
+    so summed over processes it is what they hold together. 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
+def pss_by_process(roots: dict[str, int]) -> dict[str, int]:
+    """PSS of each process of the trees under `roots` (name -> pid): "name" for the root,
+    "name child 1", ... for its descendants, in pid order."""
+    out = {}
+    for name, root in roots.items():
+        out[name] = pss(root)
+        for number, pid in enumerate(sorted(descendants(root)), 1):
+            out[f"{name} child {number}"] = pss(pid)
+    return out
+
+
+class PssSampler:
+    """Samples the PSS of process trees every `interval` seconds in a thread: `peak` is the
+    highest sampled sum over all of them at once, `peak_by_process` the highest of each process
+    (labels as pss_by_process gives them), `samples` how many were taken."""
+
+    def __init__(self, roots: dict[str, int], interval: float = 0.2):
+        self.roots = roots
+        self.interval = interval
+        self.peak = 0
+        self.peak_by_process: dict[str, int] = {}
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            sample = pss_by_process(self.roots)
+            self.samples += 1
+            self.peak = max(self.peak, sum(sample.values()))
+            for name, value in sample.items():
+                self.peak_by_process[name] = max(self.peak_by_process.get(name, 0), value)
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
 def _die_with_parent():
     """In the child before exec: SIGTERM when the benchmark dies, however it dies (Linux prctl)."""
     import ctypes
@@ -821,7 +878,7 @@ def run_load(url: str, payloads: list[bytes], clients: int, name="bench.png") ->
                 try:
                     response = post_bytes(session, url, f"{index}-{name}", data)
                     ok = response.status_code == 200
-                    body = response.json() if ok else response.text[:300]
+                    body = response.json() if ok else f"{response.status_code} {response.text[:300]}"
                 except requests.RequestException as exc:
                     ok, body = False, repr(exc)
                 ended = time.monotonic()

@@ -10,7 +10,9 @@ can sit in an upload loop without slowing it.
 
 import base64
 
-import numpy as np
+# numpy (some 10 MiB) is loaded with the first hash: the web process imports the OneDrive
+# backend to serve files, and never hashes.
+np = None
 
 WIDTH_BITS = 160
 SHIFT = 11
@@ -28,6 +30,9 @@ class QuickXorHash:
     block_size = _ROW
 
     def __init__(self, data: bytes | memoryview | None = None) -> None:
+        global np
+        if np is None:
+            import numpy as np
         self._columns = np.zeros(_ROW, dtype=np.uint8)
         self._length = 0
         if data is not None:
@@ -56,7 +61,7 @@ class QuickXorHash:
             rest = rest[rows * _ROW :]
         self._scatter(column, rest)
 
-    def _scatter(self, column: int, chunk: np.ndarray) -> None:
+    def _scatter(self, column: int, chunk: "np.ndarray") -> None:
         """XOR fewer than 160 bytes into the columns, starting at `column`."""
         first = min(_ROW - column, chunk.size)
         self._columns[column : column + first] ^= chunk[:first]

@@ -12,6 +12,7 @@ from channels.models import Channel
 from channels.onedrive import connection
 from channels.onedrive.models import OneDriveSettings
 from imgbed_site import runs
+from imgbed_site.celery import app as _app  # noqa: F401 (the app these tasks are sent with)
 
 log = logging.getLogger(__name__)
 

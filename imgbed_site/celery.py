@@ -1,6 +1,7 @@
 import os
 
-from celery import Celery
+import click
+from celery import Celery, bootsteps
 from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imgbed_site.settings")
@@ -10,9 +11,46 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+class BeatThread(bootsteps.StartStopStep):
+    """Beat as a thread of the worker process, with `--beat-thread=true`.
+
+    Celery's own `--beat` forks a process for it: some 40 MiB more for a
+    scheduler that wakes up every few seconds. One beat must run for the whole
+    site: on several machines, every other worker says `--beat-thread=false`.
+    """
+
+    label = "Beat thread"
+    conditional = True
+    requires = ("celery.worker.components:Pool",)
+
+    def __init__(self, w, beat_thread=False, **kwargs):
+        self.enabled = bool(beat_thread)
+        super().__init__(w, **kwargs)
+
+    def create(self, w):
+        from celery.beat import EmbeddedService
+
+        return EmbeddedService(
+            w.app, schedule_filename=w.schedule_filename, scheduler_cls=w.scheduler, thread=True
+        )
+
+
+app.user_options["worker"].add(
+    click.Option(
+        ["--beat-thread"],
+        type=click.BOOL,
+        default=False,
+        show_default=True,
+        help="Run beat (the periodic tasks) as a thread of this worker: exactly one per site.",
+    )
+)
+app.steps["worker"].add(BeatThread)
+
+
 @worker_init.connect
 def _keep_claims(**kwargs):
-    # Before the pool starts: forked pool processes inherit it, and each keeps its own claims.
+    # Before the pool starts: a threads pool shares it in this process; forked (prefork) pool
+    # processes inherit it, and each keeps its own claims.
     from uploads import leases
 
     leases.enable()

@@ -47,8 +47,12 @@ def unavailable() -> str | None:
     return None
 
 
-def procfile(kind: str) -> str:
+def procfile(kind: str, optional: bool = False) -> str:
+    """The Procfile's `kind` line; `optional`: one of the lines it leaves commented out (beat
+    as a process of its own), as someone uncommenting it would run it."""
     for line in (ROOT / "Procfile").read_text().splitlines():
+        if optional:
+            line = line.removeprefix("#").strip()
         name, sep, command = line.partition(":")
         if sep and name.strip() == kind:
             return command.strip()

@@ -1,8 +1,8 @@
 """The site as three machines, and a worker machine cut off in the middle of an upload.
 
 The machines are network namespaces (tests.netns) on a private network,
-198.18.0.0/24: a web host (the Procfile's web line, gunicorn, and its beat line),
-two worker hosts (its worker line), and a services host with what they share,
+198.18.0.0/24: a web host (the Procfile's web line, gunicorn, and its optional beat
+line), two worker hosts (its worker line, with IMGBED_WORKER_BEAT=false), and a services host with what they share,
 reached only over that network: PostgreSQL, Redis (broker and cache), an S3
 server holding the staging bucket, and the Graph emulator as the OneDrive the
 files go to. No host has a route anywhere else. The same checkout runs on all
@@ -225,11 +225,15 @@ def site():
 
         processes = {
             "web": start("web", web, hosts.procfile("web"), web_env),
-            "beat": start("beat", web, hosts.procfile("beat"), web_env),
+            # Beat on the web host, as a process of its own (the Procfile's optional line): a
+            # worker host's beat thread would stop with it when its link is cut.
+            "beat": start("beat", web, hosts.procfile("beat", optional=True), web_env),
         }
         for role in ("worker-1", "worker-2"):
             line = f"{hosts.procfile('worker')} --concurrency=1 --hostname={role}@%h"
-            processes[role] = start(role, network[role], line, host_settings(role))
+            processes[role] = start(
+                role, network[role], line, host_settings(role, IMGBED_WORKER_BEAT="false")
+            )
         db = postgres.client()
         cleanup.callback(db.close)
         found = Site(network, emulator, db, s3, processes, settings["SITE_URL"])

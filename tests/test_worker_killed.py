@@ -65,7 +65,11 @@ def check_one_copy(client, emulator, src, data):
 def test_a_killed_pool_process_upload_resumes_once_its_claim_lapses(client, setup, emulator, start_worker):  # noqa: F811
     data = png(12 * 1024 * 1024)
     emulator.faults.latency = 0.3  # slow enough to kill mid-session
-    worker = start_worker(concurrency=1, IMGBED_FRAGMENT_SIZE=FRAGMENT, IMGBED_UPLOAD_LEASE=LEASE)
+    # A prefork pool (CELERY_WORKER_POOL=prefork; the default pool's threads die with the worker,
+    # the next test's case): the upload runs in a child process of the worker.
+    worker = start_worker(
+        concurrency=1, IMGBED_FRAGMENT_SIZE=FRAGMENT, IMGBED_UPLOAD_LEASE=LEASE, CELERY_WORKER_POOL="prefork"
+    )
     src = upload(client, data)
     wait_for(lambda: len(fragments(emulator)) >= 2, what="two fragments")
     (child,) = pool_children(worker)

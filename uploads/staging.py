@@ -12,6 +12,7 @@ import hashlib
 import io
 import os
 import re
+import sys
 import tempfile
 import uuid
 
@@ -213,12 +214,10 @@ def commit(staged: StagedFile) -> str:
 def _s3_storage(store):
     """The storage as a django-storages S3Storage, or None when it is something else.
 
-    Imported here: boto3 and django-storages are only loaded where S3 is used."""
-    try:
-        from storages.backends.s3 import S3Storage
-    except ImportError:  # django-storages or boto3 missing: not S3 then
-        return None
-    return store if isinstance(store, S3Storage) else None
+    Nothing is imported here: an S3 storage has loaded its module already, and boto3 and
+    django-storages (some 10 MiB) stay out of processes that stage on local disk."""
+    s3 = sys.modules.get("storages.backends.s3")
+    return store if s3 is not None and isinstance(store, s3.S3Storage) else None
 
 
 def open_at(name: str, offset: int = 0):

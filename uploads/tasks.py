@@ -22,6 +22,7 @@ from channels.backends import backend_for
 from channels.errors import ChannelError, PermanentError, ReauthorizationRequired, TransientError
 from channels.models import USABLE_HEALTH, Channel
 from imgbed_site import runs
+from imgbed_site.celery import app as _app  # noqa: F401 (the app these tasks are sent with)
 from uploads import leases, staging
 from uploads.channel_choice import NoChannel, choose
 from uploads.models import StoredFile

@@ -8,14 +8,17 @@ import datetime
 import re
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import msal
 import requests
 from django.conf import settings
 from django.utils import timezone
 
 from channels.errors import ChannelError, ConfigurationError, ReauthorizationRequired, TransientError
 from channels.onedrive import endpoints
+
+if TYPE_CHECKING:
+    import msal
 
 SIGN_IN_AGAIN = "Click Get Token on the channel and sign in again."
 # After a sign-in's code was sent: it may be spent, and the state is, so only a new sign-in goes on.
@@ -202,7 +205,11 @@ def _service_trouble(exc: requests.RequestException, then: str) -> ServiceTroubl
     return ServiceTrouble(f"Cannot reach Microsoft's sign-in service: {type(exc).__name__}. {then}")
 
 
-def _app(client_id: str, client_secret: str, tenant: str, cloud: str) -> msal.ConfidentialClientApplication:
+def _app(client_id: str, client_secret: str, tenant: str, cloud: str) -> "msal.ConfidentialClientApplication":
+    # Imported here (some 6 MiB): only token redemption and refresh need it, and the web process
+    # mostly serves with an access token it already has.
+    import msal
+
     try:
         return msal.ConfidentialClientApplication(
             client_id,
