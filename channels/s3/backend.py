@@ -8,8 +8,10 @@ Everything comes from the channel row: no AWS_* setting, environment variable
 or ~/.aws file changes where the bytes go or which key signs them.
 """
 
+import datetime
 import functools
 import hashlib
+import logging
 import mimetypes
 import uuid
 from urllib.parse import quote
@@ -33,6 +35,8 @@ from channels.backends import ListedItem, Quota, Relocated, RemoteFile
 from channels.crypto import SecretDecryptionError
 from channels.errors import PermanentError, TransientError
 from channels.s3.models import S3Settings
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 # Above one part a file goes up in parts: memory stays bounded (one part) and a
@@ -185,6 +189,7 @@ class S3Backend:
 
     def store(self, remote_path, open_stream, size, *, session_url=None, on_session=None) -> RemoteFile:
         key = remote_path
+        started = datetime.datetime.now(datetime.UTC)
         existing = self._head(key)
         # Read once for the digest: S3 metadata is fixed when an upload begins.
         digest, read = self._digest(open_stream)
@@ -194,7 +199,8 @@ class S3Backend:
             )
         if existing is not None:
             return self._already_there(key, existing, size, digest)
-        self._abort_unfinished(key)
+        if size >= part_size(size):  # boto3's threshold for a multipart upload
+            self._abort_unfinished(key, started)
         content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
         extra = {"Metadata": {SHA256_METADATA: digest}, "ContentType": content_type}
         if not content_type.startswith(INLINE_TYPES) or content_type in NOT_INLINE:
@@ -231,24 +237,21 @@ class S3Backend:
             code="nameAlreadyExists",
         )
 
-    def _abort_unfinished(self, key):
+    def _abort_unfinished(self, key, started):
         """An attempt that died mid-upload (a killed worker, a lost host) leaves its parts in the
-        bucket, unseen and billed, until someone aborts its multipart upload. This attempt holds
-        the file's claim, so an unfinished upload of this key is a dead attempt's: abort it."""
+        bucket, unseen and billed, until someone aborts its multipart upload. An unfinished
+        upload of this key begun before this attempt is such a dead attempt's (a live one begun
+        later is the attempt that took this one over: left alone). Best effort: a server or a key
+        that cannot list uploads still uploads, and a lifecycle rule is then the only cleaner."""
         try:
             listed = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
             for unfinished in listed.get("Uploads", []):
-                if unfinished["Key"] == key:
+                if unfinished["Key"] == key and unfinished["Initiated"] < started:
                     self.client.abort_multipart_upload(
                         Bucket=self.bucket, Key=key, UploadId=unfinished["UploadId"]
                     )
-        except ClientError as exc:
-            # A key allowed to write but not to list uploads (a narrow IAM policy) still uploads;
-            # the bucket's lifecycle rule for unfinished uploads is then the only cleaner.
-            if _status(exc) != 403:
-                raise self._error(exc, key) from exc
-        except BotoCoreError as exc:
-            raise self._error(exc, key) from exc
+        except (ClientError, BotoCoreError) as exc:
+            log.warning("Could not abort unfinished uploads of %s in bucket %s: %s", key, self.bucket, exc)
 
     def _digest(self, open_stream):
         digest = hashlib.sha256()
