@@ -6,9 +6,12 @@ them measures time: each waits for the site's answer.
 """
 
 import json
+import socket
+import sqlite3
 import threading
 
 import pytest
+import requests
 
 from tests.files import png
 from tests.gunicorn_site import procfile_site, read_response
@@ -70,8 +73,6 @@ def test_a_whole_body_is_taken(site):
         status, headers, served = read_response(sock)
     assert status == 200 and served == picture
     # The next tests count rows from nothing.
-    import sqlite3
-
     with sqlite3.connect(site.data_dir / "db.sqlite3") as db:
         db.execute("DELETE FROM uploads_storedfile")
     for path in site.staged_files():
@@ -142,8 +143,6 @@ def test_a_client_that_goes_away_mid_body_leaves_nothing(site):
 
 def test_a_body_shorter_than_declared_is_not_stored(site):
     """The client half-closes after part of the body: the file is cut, and must not be kept as if whole."""
-    import socket
-
     body = multipart(png(80_000))
     with site.connect() as sock:
         sock.sendall(request_head(site, len(body)) + body[:-5000])
@@ -152,3 +151,21 @@ def test_a_body_shorter_than_declared_is_not_stored(site):
     assert status == 400, answer
     assert "ended before the file did" in json.loads(answer)["error"]
     assert_nothing_kept(site)
+
+
+def test_a_stalled_form_elsewhere_on_the_site_is_a_408_too(site):
+    """Not only the upload view: whatever view was reading (here the admin's sign-in form), the words."""
+    with requests.Session() as http:
+        http.trust_env = False
+        csrf = http.get(f"{site.url}/admin/login/", timeout=30).cookies["csrftoken"]
+    body = f"csrfmiddlewaretoken={csrf}&username=a&password=".encode() + b"x" * 500
+    head = (
+        f"POST /admin/login/ HTTP/1.1\r\nHost: 127.0.0.1:{site.port}\r\nCookie: csrftoken={csrf}\r\n"
+        f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with site.connect() as sock:
+        sock.sendall(head + body[:100])
+        status, headers, answer = read_response(sock)
+    assert status == 408, answer
+    assert headers["content-type"].startswith("text/plain")
+    assert b"did not arrive in time" in answer
