@@ -169,3 +169,67 @@ def test_a_stalled_form_elsewhere_on_the_site_is_a_408_too(site):
     assert status == 408, answer
     assert headers["content-type"].startswith("text/plain")
     assert b"did not arrive in time" in answer
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def run_app(monkeypatch, chunks, advance, min_rate=100):
+    """BodyDeadline around an app reading `chunks` (no gunicorn socket: checked between reads),
+    the clock moved on by `advance[i]` during read i; (status, body, what the app saw)."""
+    import io
+
+    from imgbed_site import body_deadline
+
+    clock = Clock()
+    monkeypatch.setattr(body_deadline.time, "monotonic", clock)
+    data = b"".join(chunks)
+    seen = {}
+
+    class Stream(io.BytesIO):
+        def read(self, size=-1):
+            clock.now += advance.pop(0) if advance else 0
+            return super().read(size)
+
+    def app(environ, start_response):
+        stream = environ["wsgi.input"]
+        try:
+            for chunk in chunks:
+                stream.read(len(chunk))
+            seen["read"] = "all"
+            clock.now += 10_000  # the view takes its time once the body is in
+        except body_deadline.BodyTimedOut as exc:
+            seen["read"] = str(exc)
+            start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return [b"the view's own answer"]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"stored"]
+
+    answered = {}
+
+    def start_response(status, headers, exc_info=None):
+        answered["status"] = status
+
+    middleware = body_deadline.BodyDeadline(app, timeout=30, min_rate=min_rate)
+    environ = {"CONTENT_LENGTH": str(len(data)), "wsgi.input": Stream(data), "PATH_INFO": "/upload"}
+    body = b"".join(middleware(environ, start_response))
+    return answered["status"], body, seen["read"]
+
+
+def test_without_gunicorn_a_slow_body_is_caught_between_reads(monkeypatch):
+    # After 1000 bytes the body may have taken 30 s + 10 s at 100 bytes per second; the second read
+    # ends at 45 s, with 500 bytes still to come. (A last read that completes the body is let be.)
+    status, body, seen = run_app(monkeypatch, [b"x" * 500, b"y" * 500, b"z" * 500], advance=[1, 44])
+    assert status.startswith("408")
+    assert "did not arrive in time" in seen
+    assert b"100 bytes per second" in body and b'"error"' in body
+
+
+def test_a_body_all_in_is_not_cut_off_however_long_the_view_takes(monkeypatch):
+    status, body, seen = run_app(monkeypatch, [b"x" * 500, b"y" * 500], advance=[1, 1])
+    assert (status, body, seen) == ("200 OK", b"stored", "all")
