@@ -24,11 +24,14 @@ import socket
 import threading
 import time
 
+from django.core.exceptions import BadRequest
+
 TIMED_OUT = "imgbed.body_timed_out"
 
 
-class BodyTimedOut(Exception):
-    """The request body did not arrive in time."""
+class BodyTimedOut(BadRequest):
+    """The request body did not arrive in time. A BadRequest, so a stalled body read by a
+    middleware (CSRF reading a form) is logged by Django as a bad request, not a server error."""
 
     def __init__(self, message):
         super().__init__(message)

@@ -178,6 +178,10 @@ def test_a_stalled_form_elsewhere_on_the_site_is_a_408_too(site):
     assert status == 408, answer
     assert headers["content-type"].startswith("text/plain")
     assert b"did not arrive in time" in answer
+    # A client's stalled body is no fault of the site's: no server error in its log.
+    log = site.web.output()
+    assert "Bad Request: /admin/login/" in log or "did not arrive in time" in log
+    assert "Internal Server Error: /admin/login/" not in log
 
 
 class Clock:
