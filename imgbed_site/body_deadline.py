@@ -24,11 +24,14 @@ import socket
 import threading
 import time
 
+from django.core.exceptions import BadRequest
+
 TIMED_OUT = "imgbed.body_timed_out"
 
 
-class BodyTimedOut(Exception):
-    """The request body did not arrive in time."""
+class BodyTimedOut(BadRequest):
+    """The request body did not arrive in time. A BadRequest, so a stalled body read by a
+    middleware (CSRF reading a form) is logged by Django as a bad request, not a server error."""
 
     def __init__(self, message):
         super().__init__(message)
@@ -43,74 +46,81 @@ def _message(timeout, min_rate):
 
 
 class _Body:
-    """One request's body as it arrives: what the deadline is counted from."""
+    """One request's body as it arrives: what its deadline is counted from."""
 
-    def __init__(self, stream, sock, environ, timeout, min_rate):
+    def __init__(self, stream, sock, length, timeout, min_rate):
         self.stream = stream
         self.sock = sock
-        self.environ = environ
+        self.length = length  # the declared Content-Length; None for a chunked body
         self.timeout = timeout
         self.min_rate = min_rate
         self.started = time.monotonic()
         self.received = 0
-        self.done = False
+        self.expired = False  # the watchdog cut it off
+        self.timed_out = False  # ... and the app was told (BodyTimedOut)
+        self.done = False  # all of it read, or the app finished: the clock stops
         self._original_timeout = sock.gettimeout() if sock is not None else None
 
-    def deadline(self) -> float | None:
-        """When the body falls behind the minimum rate; None when no rate applies."""
-        if not self.min_rate:
-            return None
+    def deadline(self) -> float:
+        """When the body falls behind the minimum rate."""
         return self.started + self.timeout + self.received / self.min_rate
 
     def expire(self):
-        """Called by the watchdog: the reads in progress end, the next ones fail."""
-        self.environ[TIMED_OUT] = True
+        """The watchdog's (under its lock, so never once stopped): the read in progress ends, the next ones fail."""
+        self.expired = True
         try:
             self.sock.shutdown(socket.SHUT_RD)
         except OSError:
             pass  # already closed by the client
 
+    def stop(self):
+        """No more deadline: the body is all in, or the app is done with it. Once this has
+        returned the watchdog cannot cut the connection, so a finished upload's answer stands."""
+        with _watchdog.lock:
+            self.done = True
+
     def finish(self):
-        """The view is done with the body: the socket goes back to how gunicorn left it."""
-        self.done = True
+        self.stop()
         if self.sock is not None:
             try:
-                self.sock.settimeout(self._original_timeout)
+                self.sock.settimeout(self._original_timeout)  # gunicorn writes the answer as it would have
             except OSError:
                 pass
+        self.stream = self.sock = None  # the watchdog's heap may hold this a while
 
 
 class _Watchdog:
-    """One thread for every body in progress: wakes at the earliest deadline."""
+    """One thread for every body in progress (under gunicorn, with a minimum rate): it wakes at
+    the earliest deadline and cuts off a body still behind it."""
 
     def __init__(self):
         self._heap = []  # (deadline, sequence, body)
         self._sequence = 0
-        self._wake = threading.Condition()
+        self.lock = threading.Condition()
         self._thread = None
 
     def watch(self, body: _Body):
-        with self._wake:
+        with self.lock:
             self._push(body)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="body-deadline", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            self.lock.notify()
 
     def _push(self, body):
         self._sequence += 1
         heapq.heappush(self._heap, (body.deadline(), self._sequence, body))
 
     def _run(self):
-        with self._wake:
+        with self.lock:
             while True:
                 if not self._heap:
-                    self._wake.wait()
+                    self.lock.wait()
                     continue
                 deadline, _, body = self._heap[0]
                 now = time.monotonic()
                 if deadline > now:
-                    self._wake.wait(deadline - now)
+                    self.lock.wait(deadline - now)
                     continue
                 heapq.heappop(self._heap)
                 if body.done:
@@ -130,28 +140,32 @@ class DeadlineInput:
     def __init__(self, body: _Body):
         self._body = body
 
+    def _timed_out(self):
+        body = self._body
+        body.timed_out = True
+        return BodyTimedOut(_message(body.timeout, body.min_rate))
+
     def _read(self, method, *args):
         body = self._body
-        if body.environ.get(TIMED_OUT):
-            raise BodyTimedOut(_message(body.timeout, body.min_rate))
+        if body.expired or body.timed_out:
+            raise self._timed_out()
+        if body.done:
+            return method(*args)  # all of it was read: what follows is the end
         if body.sock is not None:
             body.sock.settimeout(body.timeout)
         try:
             data = method(*args)
         except Exception as exc:
-            if body.environ.get(TIMED_OUT) or isinstance(exc, TimeoutError):
-                body.environ[TIMED_OUT] = True
-                raise BodyTimedOut(_message(body.timeout, body.min_rate)) from exc
+            if body.expired or isinstance(exc, TimeoutError):
+                raise self._timed_out() from exc
             raise
-        if body.environ.get(TIMED_OUT):
-            # The watchdog cut the connection during this read: what came is not the whole body.
-            raise BodyTimedOut(_message(body.timeout, body.min_rate))
+        if body.expired:
+            raise self._timed_out()  # cut off during this read: what came is not the whole body
         body.received += len(data) if isinstance(data, (bytes, bytearray)) else sum(map(len, data))
-        if body.sock is None:
-            deadline = body.deadline()
-            if deadline is not None and time.monotonic() > deadline:
-                body.environ[TIMED_OUT] = True
-                raise BodyTimedOut(_message(body.timeout, body.min_rate))
+        if not data or (body.length is not None and body.received >= body.length):
+            body.stop()  # all in: what the app does with it takes the time it takes
+        elif body.sock is None and body.min_rate and time.monotonic() > body.deadline():
+            raise self._timed_out()
         return data
 
     def read(self, size=-1):
@@ -177,12 +191,13 @@ class BodyDeadline:
         self.min_rate = min_rate
 
     def __call__(self, environ, start_response):
-        if not self.timeout or not _has_body(environ):
+        length = _length(environ)
+        if not self.timeout or length == 0:
             return self.app(environ, start_response)
         sock = environ.get("gunicorn.socket")
         if not isinstance(sock, socket.socket):
             sock = None
-        body = _Body(environ["wsgi.input"], sock, environ, self.timeout, self.min_rate)
+        body = _Body(environ["wsgi.input"], sock, length, self.timeout, self.min_rate)
         environ["wsgi.input"] = DeadlineInput(body)
         if sock is not None and self.min_rate:
             _watchdog.watch(body)
@@ -191,9 +206,12 @@ class BodyDeadline:
             result = self.app(environ, deferred)
         finally:
             body.finish()
-        if not environ.get(TIMED_OUT):
+        if not body.timed_out:
             deferred.forward()
             return result
+        # The app was told and answered as it could (the upload view with its own 408, another
+        # view maybe with a 500): the client gets the reason.
+        environ[TIMED_OUT] = True
         if hasattr(result, "close"):
             result.close()
         return _timed_out(environ, start_response, _message(self.timeout, self.min_rate))
@@ -221,13 +239,14 @@ class _DeferredStart:
         return self._write(data)
 
 
-def _has_body(environ) -> bool:
+def _length(environ) -> int | None:
+    """The declared body length; None for a chunked body."""
     if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        return True
+        return None
     try:
-        return int(environ.get("CONTENT_LENGTH") or 0) > 0
+        return max(int(environ.get("CONTENT_LENGTH") or 0), 0)
     except ValueError:
-        return False
+        return 0
 
 
 def _timed_out(environ, start_response, message):

@@ -178,3 +178,9 @@ def test_a_huge_form_field_is_a_clear_413(client, public):
     fields = {"note": "x" * (3 * 1024 * 1024), "file": SimpleUploadedFile("pic.png", png())}
     response = raw(client, encode_multipart(BOUNDARY, fields))
     assert_refused(response, 413, "form fields beside the file hold more than 2.5 MB")
+
+
+def test_a_content_length_that_is_not_a_number_is_a_clear_400(client, public):
+    body = encode_multipart(BOUNDARY, {"file": SimpleUploadedFile("pic.png", png())})
+    response = client.generic("POST", "/upload", body, content_type=MULTIPART_CONTENT, CONTENT_LENGTH="12abc")
+    assert_refused(response, 400, "Content-Length header is not a number")
