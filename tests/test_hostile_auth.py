@@ -297,6 +297,13 @@ class _Clock:
         return self.now
 
 
+def test_a_limit_of_0_turns_it_off(client, files, settings):
+    settings.IMGBED_AUTH_FAILURE_LIMIT = 0
+    for _ in range(25):
+        assert client.get("/api/manage/list", **bearer("imgbed_guess")).status_code == 401
+    assert client.get("/api/manage/list", **bearer(token("list"))).status_code == 200
+
+
 def test_the_limit_lifts_when_the_window_ends(client, files, limit, monkeypatch):
     clock = _Clock(throttle.time.time())
     monkeypatch.setattr(throttle, "time", clock)

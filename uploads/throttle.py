@@ -40,6 +40,8 @@ def _keys(request) -> tuple[str, str]:
 
 def retry_after(request) -> int | None:
     """Seconds until this address may try a credential again, or None when it may now."""
+    if settings.IMGBED_AUTH_FAILURE_LIMIT <= 0:
+        return None  # 0 turns the limit off (a front server that limits on its own)
     count_key, since_key = _keys(request)
     try:
         found = cache.get_many([count_key, since_key])
