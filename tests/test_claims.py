@@ -70,11 +70,11 @@ def test_the_keeper_renews_held_claims_and_marks_those_taken_over(row, monkeypat
     leases.renew()
     renewed = StoredFile.objects.get(pk=row.pk).claimed_until
     assert renewed > timezone.now() + datetime.timedelta(seconds=20)  # the lease, 30 s by default
-    assert not leases.lost(first.pk)
+    assert not leases.lost(first.pk, first.attempts)
 
     take_over(first)
     leases.renew()
-    assert leases.lost(first.pk)
+    assert leases.lost(first.pk, first.attempts)
 
 
 def test_a_file_deleted_while_uploading_is_not_taken_for_a_take_over(row, monkeypatch):
@@ -84,4 +84,36 @@ def test_a_file_deleted_while_uploading_is_not_taken_for_a_take_over(row, monkey
     StoredFile.objects.filter(pk=row.pk).update(status=Status.DELETED)
     leases.renew()
     # The upload's own checks see the deletion (and cancel its session); the keeper says nothing.
-    assert not leases.lost(first.pk)
+    assert not leases.lost(first.pk, first.attempts)
+
+
+def test_a_stale_attempt_ending_in_the_same_process_leaves_the_newer_one_renewed(row, monkeypatch):
+    """Threads pool: the attempt taken over and the one that took it over can run side by side in
+    one worker; the stale one ending must not stop the keeper renewing the newer one."""
+    first = tasks.claim(row.pk)
+    monkeypatch.setattr(leases, "_held", {})
+    monkeypatch.setattr(leases, "_lost", set())
+    monkeypatch.setattr(leases, "_thread", None)
+    monkeypatch.setattr(leases.threading, "Thread", _NoThread)
+    leases.hold(first.pk, first.attempts)
+    second = take_over(first)
+    leases.hold(second.pk, second.attempts)
+    leases.drop(first.pk, first.attempts)  # the stale attempt's ClaimLost, then its finally
+
+    StoredFile.objects.filter(pk=row.pk).update(claimed_until=timezone.now())
+    leases.renew()
+    assert StoredFile.objects.get(pk=row.pk).claimed_until > timezone.now() + datetime.timedelta(seconds=20)
+    assert not leases.lost(second.pk, second.attempts)
+
+
+class _NoThread:
+    """The keeper's thread, not started: the test calls renew() itself."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def start(self):
+        pass
+
+    def is_alive(self):
+        return True

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 _enabled = False
 _lock = threading.Lock()
 _held: dict[int, int] = {}  # file id -> the attempt number of this process's claim
-_lost: set[int] = set()
+_lost: set[tuple[int, int]] = set()  # (file id, attempt) taken over
 _thread: threading.Thread | None = None
 
 
@@ -58,21 +58,25 @@ def enabled() -> bool:
 def hold(file_id: int, attempts: int):
     global _thread
     with _lock:
+        # A newer attempt of the same file in this process (threads pool: a stale attempt may
+        # still be running beside it) replaces the older one, which is fenced anyway.
         _held[file_id] = attempts
-        _lost.discard(file_id)
         if _thread is None or not _thread.is_alive():  # none yet in this (forked) process
             _thread = threading.Thread(target=_run, name="imgbed-lease-keeper", daemon=True)
             _thread.start()
 
 
-def drop(file_id: int):
+def drop(file_id: int, attempts: int):
+    """The attempt is over. Only its own entry goes: a newer attempt of the file that this
+    process (another thread) holds keeps being renewed."""
     with _lock:
-        _held.pop(file_id, None)
-        _lost.discard(file_id)
+        if _held.get(file_id) == attempts:
+            del _held[file_id]
+        _lost.discard((file_id, attempts))
 
 
-def lost(file_id: int) -> bool:
-    return file_id in _lost
+def lost(file_id: int, attempts: int) -> bool:
+    return (file_id, attempts) in _lost
 
 
 def renew():
@@ -86,7 +90,7 @@ def renew():
         if not renewed and taken_over(file_id, attempts):
             with _lock:
                 if _held.get(file_id) == attempts:
-                    _lost.add(file_id)
+                    _lost.add((file_id, attempts))
 
 
 def taken_over(file_id: int, attempts: int) -> bool:

@@ -123,7 +123,7 @@ class _Lease:
 
     def extend_if_due(self):
         if leases.enabled():  # the keeper thread renews the claim
-            if leases.lost(self._stored.pk):
+            if leases.lost(self._stored.pk, self._stored.attempts):
                 raise ClaimLost(f"file {self._stored.pk}: another worker took the upload over")
             return
         now = time.monotonic()
@@ -205,10 +205,11 @@ def upload_to_channel(self, file_id):
             # one), this delivery takes over as soon as the dead one's claim lapses.
             raise self.retry(countdown=wait + 1)
         return "not claimable"
+    attempt = stored.attempts  # what this delivery claimed, whatever the row reads later
     try:
         return _upload(self, stored)
     finally:
-        leases.drop(stored.pk)
+        leases.drop(stored.pk, attempt)
 
 
 def _upload(self, stored):
