@@ -69,7 +69,9 @@ class _Body:
         """The watchdog's (under its lock, so never once stopped): the read in progress ends, the next ones fail."""
         self.expired = True
         try:
-            self.sock.shutdown(socket.SHUT_RD)
+            # socket.socket's own shutdown: an SSLSocket's would drop its TLS state, and the 408
+            # would then go out in plaintext on a TLS connection (gunicorn --certfile).
+            socket.socket.shutdown(self.sock, socket.SHUT_RD)
         except OSError:
             pass  # already closed by the client
 

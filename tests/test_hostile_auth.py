@@ -253,6 +253,19 @@ def test_other_addresses_are_not_limited(client, files, limit):
     assert client.get("/api/manage/list", **bearer(right), REMOTE_ADDR="192.0.2.7").status_code == 200
 
 
+def test_an_ipv6_client_is_counted_by_its_64_block(client, files, limit):
+    """A home or a server gets a /64: changing the address inside it is no way round the limit."""
+    right = token("list")
+    for host in range(limit):
+        wrong = client.get(
+            "/api/manage/list", **bearer("imgbed_guess"), REMOTE_ADDR=f"2001:db8:1:2::{host + 1:x}"
+        )
+        assert wrong.status_code == 401
+    assert_429(client.get("/api/manage/list", **bearer(right), REMOTE_ADDR="2001:db8:1:2:ffff::9"))
+    elsewhere = client.get("/api/manage/list", **bearer(right), REMOTE_ADDR="2001:db8:1:3::1")
+    assert elsewhere.status_code == 200
+
+
 def test_behind_a_trusted_proxy_each_client_is_counted_on_its_own(client, files, limit, settings):
     settings.IMGBED_TRUSTED_PROXIES = ["10.0.0.1"]
     right = token("list")

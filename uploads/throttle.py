@@ -16,6 +16,7 @@ A cache that does not answer lets requests through (logged): signing in must
 not depend on a cache.
 """
 
+import ipaddress
 import logging
 import math
 import time
@@ -32,9 +33,25 @@ KEY = "imgbed:auth-failures:v1:"
 UNKNOWN = "unknown"
 
 
+def _counted_as(address: str | None) -> str:
+    """What one client is counted as: its IPv4 address, or its IPv6 /64 (the block one home or
+    server is given: each of its 2^64 addresses must not get a count of its own)."""
+    if not address:
+        return UNKNOWN
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def _keys(request) -> tuple[str, str]:
     """The address's failure count, and when its window began."""
-    base = KEY + (client_ip(request) or UNKNOWN)
+    base = KEY + _counted_as(client_ip(request))
     return base, base + ":since"
 
 
