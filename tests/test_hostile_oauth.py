@@ -104,6 +104,11 @@ GARBAGE = [
     ("a list", 200, [1, 2, 3]),
     ("an HTML error page", 502, "<html><h1>502 Bad Gateway</h1></html>"),
     (
+        "an extended expiry that is not a number",
+        200,
+        {"access_token": "x", "refresh_token": "y", "expires_in": 3599, "ext_expires_in": "later"},
+    ),
+    (
         "an expiry that is not a number",
         200,
         {"access_token": "x", "refresh_token": "y", "expires_in": "soon"},
@@ -119,6 +124,18 @@ def test_a_token_endpoint_that_answers_garbage(staff_client, entra_app, emulator
     page = staff_client.get(location)
     assert_failure_page(page, "Click Get Token again", status=502)
     assert "Microsoft&#x27;s sign-in service" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    "body", ["<html>captive portal</html>", {}, {"issuer": "x"}], ids=["not JSON", "empty", "no endpoints"]
+)
+def test_a_sign_in_configuration_that_is_garbage(staff_client, entra_app, emulator, kept, body):
+    """msal reads the tenant's configuration before anything else: garbage there is a page in words."""
+    response = start_get_token(staff_client, entra_app, channel=kept)
+    location = callback_path(consent(emulator, response["Location"]))
+    emulator.faults.inject("discovery", status=200, body=body, retry_after=None, count=5)
+    page = staff_client.get(location)
+    assert_failure_page(page, "not a token answer", "Click Get Token again", status=502)
 
 
 def test_a_token_endpoint_that_never_answers(staff_client, entra_app, emulator, kept, settings):

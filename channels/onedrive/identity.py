@@ -183,8 +183,16 @@ class _CheckedHttp:
             raise UnreadableAnswer(f"HTTP {response.status_code}, {kind}, not JSON") from None
         if not isinstance(body, dict):
             raise UnreadableAnswer(f"HTTP {response.status_code}, JSON but not an object")
-        if "expires_in" in body and not _number(body["expires_in"]):
-            raise UnreadableAnswer(f"HTTP {response.status_code}, an expires_in that is not a number")
+        for field in ("expires_in", "ext_expires_in", "refresh_in"):
+            if field in body and not _number(body[field]):
+                raise UnreadableAnswer(f"HTTP {response.status_code}, a {field} that is not a number")
+        if response.url.endswith("/.well-known/openid-configuration") and not all(
+            isinstance(body.get(key), str) for key in ("authorization_endpoint", "token_endpoint")
+        ):
+            # msal reads these two without a check: a KeyError, a 500, otherwise.
+            raise UnreadableAnswer(
+                f"HTTP {response.status_code}, a sign-in configuration without its endpoints"
+            )
         return response
 
 
@@ -205,7 +213,9 @@ def _service_trouble(exc: requests.RequestException, then: str) -> ServiceTroubl
     return ServiceTrouble(f"Cannot reach Microsoft's sign-in service: {type(exc).__name__}. {then}")
 
 
-def _app(client_id: str, client_secret: str, tenant: str, cloud: str) -> "msal.ConfidentialClientApplication":
+def _app(
+    client_id: str, client_secret: str, tenant: str, cloud: str, then: str = "Try again."
+) -> "msal.ConfidentialClientApplication":
     # Imported here (some 6 MiB): only token redemption and refresh need it, and the web process
     # mostly serves with an access token it already has.
     import msal
@@ -219,7 +229,10 @@ def _app(client_id: str, client_secret: str, tenant: str, cloud: str) -> "msal.C
             instance_discovery=False,
             http_client=_CheckedHttp(settings.ONEDRIVE_HTTP_TIMEOUT),
         )
-    except (requests.RequestException, ValueError) as exc:
+    except requests.RequestException as exc:
+        # The sign-in configuration (fetched as the app is made) did not come, or came garbled.
+        raise _service_trouble(exc, then) from None
+    except ValueError as exc:
         raise TransientError(
             f"Cannot reach Microsoft's sign-in service at {endpoints.login_url(cloud)}: "
             f"{type(exc).__name__}. Check the network and try again."
@@ -250,7 +263,7 @@ def _tokens(result: dict, then: str) -> Tokens:
 
 def start_sign_in(client_id, client_secret, tenant, cloud) -> dict:
     """Begin the authorization-code flow; the returned flow goes into the session as is."""
-    app = _app(client_id, client_secret, tenant, cloud)
+    app = _app(client_id, client_secret, tenant, cloud, then="Click Get Token again.")
     with warnings.catch_warnings():
         # msal recommends response_mode=form_post, but a cross-site POST does not
         # carry the SameSite=Lax session cookie that holds the flow: query it is.
@@ -261,7 +274,7 @@ def start_sign_in(client_id, client_secret, tenant, cloud) -> dict:
 
 
 def finish_sign_in(flow: dict, query: dict, client_id, client_secret, tenant, cloud) -> Tokens:
-    app = _app(client_id, client_secret, tenant, cloud)
+    app = _app(client_id, client_secret, tenant, cloud, then=SIGN_IN_FAILED)
     try:
         result = app.acquire_token_by_auth_code_flow(flow, query)
     except ValueError as exc:
