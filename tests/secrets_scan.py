@@ -34,6 +34,7 @@ import base64
 import json
 import logging
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -78,6 +79,7 @@ class Scanner:
         self.findings: dict[tuple, str] = {}  # (sink, kind, where) -> the test it happened in
         self.logs: dict[Path, list] = {}  # a process's output -> [label, bytes already read]
         self.test = "(outside any test)"
+        self.seconds = 0.0  # spent reading and searching at the checks, for the summary
         self.scanned: dict[str, int] = {}  # characters searched in each sink, for the summary
         self._lock = threading.Lock()
 
@@ -628,6 +630,7 @@ def _uses_database(item) -> bool:
 def pytest_runtest_teardown(item, nextitem):
     # Before any fixture is torn down: the test's rows, messages and processes are still there.
     SCANNER.test = item.nodeid
+    started = time.perf_counter()
     if _uses_database(item):
         try:
             dump_database(SCANNER)
@@ -635,8 +638,11 @@ def pytest_runtest_teardown(item, nextitem):
             item.add_report_section("teardown", "secrets scan", f"the database could not be read: {exc}")
     waiting_messages(SCANNER)
     SCANNER.check()
+    SCANNER.seconds += time.perf_counter() - started
     result = yield
+    started = time.perf_counter()
     SCANNER.check()  # what the fixtures' teardown logged, and the processes they stopped
+    SCANNER.seconds += time.perf_counter() - started
     SCANNER.test = "(between tests)"
     return result
 
@@ -664,7 +670,7 @@ def pytest_terminal_summary(terminalreporter):
         f"{len(SCANNER.short)} shorter than {MIN_LENGTH} characters not looked for (they would match by chance)."
     )
     sinks = ", ".join(f"{sink} {count:,}" for sink, count in sorted(SCANNER.scanned.items()))
-    write(f"Characters searched: {sinks or 'none'}.")
+    write(f"Characters searched: {sinks or 'none'}; {SCANNER.seconds:.1f} s spent at the checks.")
     if found:
         write(f"{len(found)} place(s) hold a secret in plaintext, so the run fails:", red=True)
         for line in found:
