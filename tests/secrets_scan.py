@@ -14,12 +14,12 @@ Looked for, as they are written and at the end of each test, in:
 
 - database: the parameters of every INSERT and UPDATE this process sends, and a read of every
   table (sessions decoded) before a database test's data is rolled back or flushed, so rows
-  the worker and web processes wrote count too;
+  the worker and web processes wrote count too, and a pg_dump of a test's own PostgreSQL;
 - result backend: django-celery-results' tables in that read;
 - log: every record the site's own log handlers (settings.LOGGING) let through, as formatted;
 - process log: the output of the site's processes the tests start (web, workers, beat, runs);
 - broker message: each task published here (body and headers), and the messages waiting in the
-  broker (Redis or the filesystem transport) at the end of each test;
+  broker (Redis or the filesystem transport, and a test's own Redis) at the end of each test;
 - page: every response the site renders in this process (test client and live server), the
   admin and the operations page included.
 
@@ -367,6 +367,31 @@ def dump_database(scanner: Scanner) -> None:
             scanner.write(sink, f"the {table} table", text)
 
 
+def dump_private_postgres(scanner: Scanner, cluster) -> None:
+    """pg_dump of a test's own PostgreSQL (tests.stack.PrivatePostgres): what its processes stored."""
+    done = cluster._as_postgres(
+        cluster.bin / "pg_dump", "-h", "127.0.0.1", "-p", cluster.port, "-U", "postgres", "site", check=False
+    )
+    if done.returncode:
+        return  # stopped by the test on purpose; what it held was read at the last test that could
+    text = done.stdout
+    sessions = text.partition("COPY public.django_session ")[2].partition("\\.")[0]
+    text += "\n" + _decoded_sessions(field for line in sessions.splitlines() for field in line.split("\t"))
+    scanner.write("database", "a pg_dump of the test's own PostgreSQL", text)
+
+
+def private_servers(scanner: Scanner, item) -> None:
+    """The database and broker a test made of its own (tests.stack), before its fixtures stop them."""
+    values = getattr(item, "funcargs", {})
+    cluster = values.get("private_postgres")
+    if cluster is not None:
+        scanner.watch_log(cluster.directory / "log", "the test's own PostgreSQL's log")
+        dump_private_postgres(scanner, cluster)
+    server = values.get("private_redis")
+    if server is not None:
+        waiting_messages(scanner, server.url)
+
+
 class _SiteHandlers:
     """The site's log handlers (settings.LOGGING), each record they emit as they format it."""
 
@@ -471,24 +496,33 @@ def decode_message(raw) -> str:
 _redis_clients = {}
 
 
-def _redis_client(url):
+def _redis_client(url, keep: bool):
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    if url not in _redis_clients:
-        _redis_clients[url] = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
-    return _redis_clients[url]
+    if url in _redis_clients:
+        return _redis_clients[url]
+    # No retries: a Redis a test stopped on purpose must not hold up every check.
+    client = redis.Redis.from_url(
+        url, socket_timeout=5, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0)
+    )
+    if keep:
+        _redis_clients[url] = client
+    return client
 
 
-def waiting_messages(scanner: Scanner) -> None:
-    """The messages sitting in the broker: Redis lists and the unacked hash, or the filesystem queue."""
+def waiting_messages(scanner: Scanner, url: str | None = None) -> None:
+    """The messages sitting in the broker (the suite's, or the Redis at `url`): Redis lists and
+    the unacked hash, or the filesystem transport's queue folder."""
     from django.conf import settings
 
-    url = settings.CELERY_BROKER_URL
+    url = url or settings.CELERY_BROKER_URL
     if url.startswith("redis://"):
         import redis
 
         try:
-            client = _redis_client(url)
+            client = _redis_client(url, keep=url == settings.CELERY_BROKER_URL)
             for key in client.scan_iter(count=500):
                 kind = client.type(key)
                 if kind == b"list":
@@ -637,6 +671,12 @@ def pytest_runtest_teardown(item, nextitem):
         except Exception as exc:  # a test that broke the database on purpose (PostgreSQL restarted...)
             item.add_report_section("teardown", "secrets scan", f"the database could not be read: {exc}")
     waiting_messages(SCANNER)
+    try:
+        private_servers(SCANNER, item)
+    except Exception as exc:  # servers the test broke on purpose
+        item.add_report_section(
+            "teardown", "secrets scan", f"the test's own servers could not be read: {exc}"
+        )
     SCANNER.check()
     SCANNER.seconds += time.perf_counter() - started
     result = yield

@@ -3,6 +3,7 @@
 Each test plants a secret only its own scanner knows, so the suite's scan does not count it.
 """
 
+import base64
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from channels.models import Channel
 from tests import secrets_scan
 from tests.processes import Spawned
 from tests.secrets_scan import Scanner, scanning_into
+from tests.stack import private_postgres, private_redis  # noqa: F401 (fixtures)
 
 # URL-unsafe characters on purpose: written into a URL, it is no longer the same string.
 PLANTED = "planted/secret+value-0123456789"
@@ -190,3 +192,22 @@ def test_credentials_are_known_once_sent_to_or_received_by_the_site(scanner, cli
     assert scanner.kinds["sent-code-0123"] == "auth code"
     assert scanner.kinds["sent-bearer-0123"] == "bearer token"
     assert scanner.kinds["sent-secret-0123"] == "client secret"
+
+
+def test_a_secret_in_a_tests_own_postgres_and_redis_is_found(
+    scanner,
+    private_postgres,  # noqa: F811
+    private_redis,  # noqa: F811
+):
+    private_postgres._as_postgres(
+        "psql", "-h", "127.0.0.1", "-p", private_postgres.port, "-U", "postgres", "site",
+        "-c", f"CREATE TABLE notes (v text); INSERT INTO notes VALUES ('{PLANTED}')",
+    )  # fmt: skip
+    body = base64.b64encode(json.dumps([[PLANTED], {}, {}]).encode()).decode()
+    envelope = {"body": body, "headers": {}, "properties": {"body_encoding": "base64"}}
+    private_redis.client().rpush("celery", json.dumps(envelope))
+    assert PLANTED not in json.dumps(envelope)  # found only once the body is decoded
+    secrets_scan.dump_private_postgres(scanner, private_postgres)
+    secrets_scan.waiting_messages(scanner, private_redis.url)
+    assert found(scanner, "database", "pg_dump")
+    assert found(scanner, "broker message", "the broker's celery")
