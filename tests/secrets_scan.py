@@ -35,6 +35,7 @@ import json
 import logging
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -191,12 +192,14 @@ def scanning_into(scanner: Scanner):
 # --- where secrets come from -------------------------------------------------------
 
 
-def harvest(scanner: Scanner) -> None:
-    """What the running Graph emulator has issued."""
-    from tests.emulator import fixtures
+# Every Graph emulator made in this process: the session's, and those a test makes of its own.
+EMULATORS = weakref.WeakSet()
 
-    if fixtures._running is not None:
-        harvest_emulator(scanner, fixtures._running)
+
+def harvest(scanner: Scanner) -> None:
+    """What the Graph emulators have issued."""
+    for emulator in list(EMULATORS):
+        harvest_emulator(scanner, emulator)
 
 
 def harvest_emulator(scanner: Scanner, emulator) -> None:
@@ -280,6 +283,15 @@ def install_secret_hooks() -> None:
     _wrap(ApiToken, "issue", issue)
     _wrap(UploadCode, "set_code", set_code)
     _wrap(Emulator, "reset", reset)
+
+    def made(original):
+        def init(self, *args, **kwargs):
+            original(self, *args, **kwargs)
+            EMULATORS.add(self)
+
+        return init
+
+    _wrap(Emulator, "__init__", made)
     # An upload session's URL is pre-authenticated: its id is what makes it a credential.
     _wrap(UploadSession, "__init__", server("upload session URL", "id"))
     _wrap(s3server.S3Server, "__init__", server("S3 secret", "secret_access_key", "reader_secret"))
