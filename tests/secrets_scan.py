@@ -2,9 +2,9 @@
 
 Recorded as they are made: whatever an encrypted field stores (client secrets, refresh and
 access tokens, S3 and WebDAV secrets, upload session URLs) or `channels.crypto` encrypts, API
-tokens as issued, auth codes as set, everything the Graph emulator hands out (app secrets,
-refresh and access tokens, OAuth codes, upload session ids) and the S3 and WebDAV test servers' credentials.
-Credentials seen travelling are recorded too: in the `requests` calls of this process (the
+tokens as issued, auth codes as set, everything a Graph emulator hands out (app secrets,
+refresh and access tokens, OAuth codes, upload session ids) and the S3 and WebDAV test
+servers' credentials. Credentials seen travelling are recorded too: in the `requests` calls of this process (the
 tests' own, to the web processes they start, and the site's, to Graph and the token endpoint)
 and in the requests the site answers here (authCode, Bearer and Basic credentials, OAuth codes).
 Values shorter than MIN_LENGTH characters are left out: they would match by accident (the
@@ -278,12 +278,6 @@ def install_secret_hooks() -> None:
 
         return make
 
-    _wrap(EncryptedTextField, "get_prep_value", prep)
-    _wrap(crypto, "encrypt", encrypt)
-    _wrap(ApiToken, "issue", issue)
-    _wrap(UploadCode, "set_code", set_code)
-    _wrap(Emulator, "reset", reset)
-
     def made(original):
         def init(self, *args, **kwargs):
             original(self, *args, **kwargs)
@@ -291,7 +285,12 @@ def install_secret_hooks() -> None:
 
         return init
 
+    _wrap(EncryptedTextField, "get_prep_value", prep)
+    _wrap(crypto, "encrypt", encrypt)
+    _wrap(ApiToken, "issue", issue)
+    _wrap(UploadCode, "set_code", set_code)
     _wrap(Emulator, "__init__", made)
+    _wrap(Emulator, "reset", reset)
     # An upload session's URL is pre-authenticated: its id is what makes it a credential.
     _wrap(UploadSession, "__init__", server("upload session URL", "id"))
     _wrap(s3server.S3Server, "__init__", server("S3 secret", "secret_access_key", "reader_secret"))
