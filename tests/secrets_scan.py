@@ -424,7 +424,8 @@ class _SiteHandlers:
 
         def handle(handler, record):
             emitted = original(handler, record)
-            if emitted and handler in handlers:
+            # The stand-ins' own records (the emulator's request lines) are Microsoft's side, not the site's.
+            if emitted and handler in handlers and not record.name.startswith("tests."):
                 try:
                     text = handler.format(record)
                 except Exception:  # the handler reports a broken record itself
