@@ -21,7 +21,8 @@ Looked for, as they are written and at the end of each test, in:
 - broker message: each task published here (body and headers), and the messages waiting in the
   broker (Redis or the filesystem transport, and a test's own Redis) at the end of each test;
 - page: every response the site renders in this process (test client and live server), the
-  admin and the operations page included.
+  admin and the operations page included, and the admin and OAuth pages the web processes the
+  tests start send to the tests' `requests` calls.
 
 By design a page may show a secret once: the OAuth callback shows the one refresh token it just
 received, and an API token's "created" page shows the token just issued. Nothing else is let by.
@@ -50,6 +51,8 @@ DIRECT_SEARCH_LIMIT = 64
 # Modules the tests run as stand-ins for other parties: their logs hold the secrets they issue.
 STAND_INS = ("tests.emulator", "tests.s3server", "tests.webdavserver")
 CALLBACK_PATH = "/api/oauth/onedrive/callback"
+# Paths only the site serves: what a web process the tests started answers there is a page.
+SITE_ONLY_PATHS = ("/admin/", "/api/oauth/")
 # A value `channels.crypto` encrypted, before it is known as what it is.
 GENERIC = "encrypted value"
 # What an encrypted field holds, by the field's name.
@@ -642,12 +645,23 @@ def learn_sent(scanner: Scanner, url: str, headers, body=None) -> None:
 
 
 def install_sent_hook() -> None:
+    from urllib.parse import urlsplit
+
     import requests
 
     def send(original):
         def wrapped(self, request, **kwargs):
             learn_sent(SCANNER, request.url, request.headers, request.body)
-            return original(self, request, **kwargs)
+            response = original(self, request, **kwargs)
+            path = urlsplit(request.url).path
+            # Pages of the web processes the tests start (only the site has these paths).
+            if path.startswith(SITE_ONLY_PATHS) and not kwargs.get("stream"):
+                allow = _one_refresh_token if path == CALLBACK_PATH else None
+                sink = "admin page" if path.startswith("/admin/") else "page"
+                where = f"{request.method} {path} ({response.status_code}, from a web process)"
+                text = response.headers.get("Location", "") + "\n" + response.text
+                SCANNER.write(sink, where, text, allow)
+            return response
 
         return wrapped
 

@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import sys
+from urllib.parse import quote
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
@@ -217,3 +218,15 @@ def test_the_emulators_own_records_are_not_the_sites_logs(scanner):
     # The emulator stands for Microsoft, who holds the tokens anyway.
     logging.getLogger("tests.emulator").warning("PUT /upload/%s", PLANTED)
     assert not found(scanner, "log")
+
+
+def test_a_secret_on_an_admin_page_of_a_web_process_is_found(scanner, live_server, db):
+    import requests
+
+    Channel.objects.create(name=PLANTED[:90])
+    # Signed out: the admin's sign-in page, without the channel; then the page a web process
+    # would send with the secret on it, as the tests' requests calls see it.
+    requests.get(f"{live_server.url}/admin/channels/channel/", timeout=30)
+    assert not found(scanner, "admin page", "from a web process")
+    requests.get(f"{live_server.url}/admin/login/?next={quote(PLANTED)}", timeout=30)
+    assert found(scanner, "admin page", "GET /admin/login/ .*from a web process")
