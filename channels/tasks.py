@@ -92,7 +92,14 @@ def pull_quotas(self):
 
 
 @shared_task(acks_late=True)
-def refresh_access_token(channel_id, stale=None):
-    """One access token, for callers that hold a refused one (and for the concurrency test)."""
+def refresh_access_token(channel_id, stale_fingerprint=None):
+    """One access token, for callers that hold a refused one (and for the concurrency test).
+
+    The refused token comes as its fingerprint (connection.fingerprint), never itself: task
+    arguments stay in the broker and in the result backend. If the stored token is no longer
+    that one, another process has replaced it already and the stored one is used."""
+    stale = None
+    if stale_fingerprint:
+        stale = connection.stored_token_with_fingerprint(channel_id, stale_fingerprint)
     connection.access_token(channel_id, stale=stale)
     return "ok"

@@ -1,13 +1,15 @@
-"""The suite's secrets scan (tests/secrets_scan.py) catches a secret planted in each place it watches.
+"""The suite's secrets scan (tests/secrets_scan/) catches a secret planted in each place it watches.
 
 Each test plants a secret only its own scanner knows, so the suite's scan does not count it.
 """
 
+import base64
 import json
 import logging
 import os
 import re
 import sys
+from urllib.parse import quote
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
@@ -17,14 +19,21 @@ from kombu import Queue
 from channels.models import Channel
 from tests import secrets_scan
 from tests.processes import Spawned
-from tests.secrets_scan import Scanner, scanning_into
+from tests.secrets_scan import broker, database
+from tests.secrets_scan.pages import one_refresh_token
+from tests.secrets_scan.scanner import Scanner, scanning_into
+from tests.stack import private_postgres, private_redis  # noqa: F401 (fixtures)
 
 # URL-unsafe characters on purpose: written into a URL, it is no longer the same string.
 PLANTED = "planted/secret+value-0123456789"
 
 
 @pytest.fixture
-def scanner():
+def scanner(request):
+    if not request.config.pluginmanager.has_plugin("tests.secrets_scan"):
+        pytest.skip(
+            "the secrets scan is turned off (-p no:tests.secrets_scan): its hooks are not there to test"
+        )
     with scanning_into(Scanner()) as scanner:
         scanner.add("API token", PLANTED)
         yield scanner
@@ -41,7 +50,7 @@ def found(scanner, sink, where=None):
 
 def test_nothing_is_found_where_no_secret_went(scanner, db):
     Channel.objects.create(name="Disk", note="nothing to see")
-    secrets_scan.dump_database(scanner)
+    database.dump_database(scanner)
     logging.getLogger("uploads").warning("an upload failed")
     scanner.check()
     assert scanner.findings == {}
@@ -53,7 +62,7 @@ def test_a_secret_written_to_the_database_is_found_in_the_write_and_in_the_table
     assert found(scanner, "database", "a write to channels_channel") == {
         ("database", "API token", "a write to channels_channel")
     }
-    secrets_scan.dump_database(scanner)
+    database.dump_database(scanner)
     assert found(scanner, "database", "the channels_channel table")
 
 
@@ -64,14 +73,14 @@ def test_a_secret_in_a_session_is_found_though_sessions_are_signed_not_plain(sca
     session.save()
     assert found(scanner, "database", "a write to django_session")
     scanner.findings.clear()
-    secrets_scan.dump_database(scanner)
+    database.dump_database(scanner)
     assert found(scanner, "database", "the django_session table")
 
 
 @pytest.mark.django_db
 def test_a_secret_in_a_task_result_is_found_in_the_result_backend(scanner):
     TaskResult.objects.create(task_id="t-1", status="FAILURE", traceback=f"ChannelError: refused {PLANTED}")
-    secrets_scan.dump_database(scanner)
+    database.dump_database(scanner)
     assert found(scanner, "result backend", "django_celery_results_taskresult")
 
 
@@ -109,7 +118,7 @@ def test_a_secret_in_a_published_task_and_in_the_waiting_queue_is_found(scanner,
         app.send_task("uploads.tasks.no_such_task", args=[PLANTED], queue=queue)
         assert found(scanner, "broker message", "uploads.tasks.no_such_task")
         scanner.findings.clear()
-        secrets_scan.waiting_messages(scanner)
+        broker.waiting_messages(scanner)
         assert found(scanner, "broker message", "the broker's")
     finally:
         with app.connection_for_write() as connection:
@@ -137,7 +146,7 @@ def test_the_callback_page_may_show_one_refresh_token_and_nothing_else(scanner):
     scanner.add("refresh token", "M.C123-refresh-one-0123456789")
     scanner.add("refresh token", "M.C123-refresh-two-0123456789")
     scanner.add("client secret", "client~secret-0123456789")
-    allow = secrets_scan._one_refresh_token
+    allow = one_refresh_token
     one = "<input value='M.C123-refresh-one-0123456789'>"
     scanner.write("page", "callback one", one, allow)
     scanner.write("page", "callback two", one + "M.C123-refresh-two-0123456789", allow)
@@ -190,3 +199,40 @@ def test_credentials_are_known_once_sent_to_or_received_by_the_site(scanner, cli
     assert scanner.kinds["sent-code-0123"] == "auth code"
     assert scanner.kinds["sent-bearer-0123"] == "bearer token"
     assert scanner.kinds["sent-secret-0123"] == "client secret"
+
+
+def test_a_secret_in_a_tests_own_postgres_and_redis_is_found(
+    scanner,
+    private_postgres,  # noqa: F811
+    private_redis,  # noqa: F811
+):
+    private_postgres._as_postgres(
+        "psql", "-h", "127.0.0.1", "-p", private_postgres.port, "-U", "postgres", "site",
+        "-c", f"CREATE TABLE notes (v text); INSERT INTO notes VALUES ('{PLANTED}')",
+    )  # fmt: skip
+    body = base64.b64encode(json.dumps([[PLANTED], {}, {}]).encode()).decode()
+    envelope = {"body": body, "headers": {}, "properties": {"body_encoding": "base64"}}
+    private_redis.client().rpush("celery", json.dumps(envelope))
+    assert PLANTED not in json.dumps(envelope)  # found only once the body is decoded
+    database.dump_private_postgres(scanner, private_postgres)
+    broker.waiting_messages(scanner, private_redis.url)
+    assert found(scanner, "database", "pg_dump")
+    assert found(scanner, "broker message", "the broker's celery")
+
+
+def test_the_emulators_own_records_are_not_the_sites_logs(scanner):
+    # The emulator stands for Microsoft, who holds the tokens anyway.
+    logging.getLogger("tests.emulator").warning("PUT /upload/%s", PLANTED)
+    assert not found(scanner, "log")
+
+
+def test_a_secret_on_an_admin_page_of_a_web_process_is_found(scanner, live_server, db):
+    import requests
+
+    Channel.objects.create(name=PLANTED[:90])
+    # Signed out: the admin's sign-in page, without the channel; then the page a web process
+    # would send with the secret on it, as the tests' requests calls see it.
+    requests.get(f"{live_server.url}/admin/channels/channel/", timeout=30)
+    assert not found(scanner, "admin page", "from a web process")
+    requests.get(f"{live_server.url}/admin/login/?next={quote(PLANTED)}", timeout=30)
+    assert found(scanner, "admin page", "GET /admin/login/ .*from a web process")

@@ -42,13 +42,15 @@ def test_beat_pulls_quota_on_schedule(connected, emulator, start_worker, start_b
 
 def test_concurrent_refresh_keeps_the_channel_connected_ten_times(connected, emulator, start_worker):
     """Four worker processes refresh at once against strict rotation: exactly one redeems each round."""
-    from channels.onedrive.connection import access_token
+    from channels.onedrive.connection import access_token, fingerprint
 
     start_worker(concurrency=4)
     for round_ in range(10):
         stale = access_token(connected.pk)
         before = emulator.token_redemptions
-        results = [refresh_access_token.delay(connected.pk, stale=stale) for _ in range(4)]
+        results = [
+            refresh_access_token.delay(connected.pk, stale_fingerprint=fingerprint(stale)) for _ in range(4)
+        ]
         for result in results:
             assert result.get(timeout=60) == "ok", f"round {round_}"
         connected.refresh_from_db()
@@ -56,6 +58,24 @@ def test_concurrent_refresh_keeps_the_channel_connected_ten_times(connected, emu
         assert emulator.token_redemptions == before + 1, f"round {round_}: more than one redemption"
         assert emulator.valid_refresh_tokens == 1
         assert connected.onedrive_settings.access_token != stale
+
+
+def test_a_refused_token_goes_to_the_task_as_its_fingerprint_only(connected, emulator):
+    """The task's arguments are kept in the broker and the result backend: no token in them."""
+    from channels.onedrive.connection import access_token, fingerprint
+
+    refused = access_token(connected.pk)
+    before = emulator.token_redemptions
+    message = refresh_access_token.s(connected.pk, stale_fingerprint=fingerprint(refused))
+    assert refused not in json.dumps([message.args, message.kwargs])
+    message.apply()
+    assert emulator.token_redemptions == before + 1  # the stored token was the refused one: replaced
+    replaced = access_token(connected.pk)
+    assert replaced != refused
+    # Sent again with the old fingerprint: another process replaced that token already.
+    message.apply()
+    assert emulator.token_redemptions == before + 1
+    assert access_token(connected.pk) == replaced
 
 
 def flush_broker():

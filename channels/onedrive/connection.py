@@ -8,6 +8,8 @@ quota on the channel row. Each writer saves only the fields it owns.
 """
 
 import datetime
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass, replace
 
@@ -61,6 +63,21 @@ def _fresh_access_token(channel_id: int) -> str | None:
     if onedrive is None or onedrive.channel.health == Channel.Health.NEEDS_REAUTH or not _is_fresh(onedrive):
         return None
     return onedrive.access_token
+
+
+def fingerprint(token: str) -> str:
+    """What stands for an access token where the token itself must not go (a task's arguments
+    are kept in the broker and in the result backend)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def stored_token_with_fingerprint(channel_id: int, token_fingerprint: str) -> str | None:
+    """The channel's stored access token if it is the one `token_fingerprint` stands for."""
+    onedrive = OneDriveSettings.objects.filter(channel_id=channel_id).only("access_token").first()
+    if onedrive is None or not onedrive.has_access_token:
+        return None
+    token = onedrive.access_token
+    return token if hmac.compare_digest(fingerprint(token), token_fingerprint) else None
 
 
 def access_token(channel_id: int, *, force: bool = False, stale: str | None = None) -> str:
