@@ -336,7 +336,7 @@ def serving(stack, processes, args, problems):
                 try:
                     got = k.serve(processes, paths, clients, expected, mode)
                     if mode == "redirect":
-                        k.follow_one(processes, paths[0], expected)
+                        k.follow_one(processes, paths[0], expected, verify=stack.emulator["ca"])
                 except RuntimeError as exc:
                     problems.append(f"serving {kind} by {mode}, {clients} clients: {exc}")
                     continue
@@ -348,12 +348,12 @@ def serving(stack, processes, args, problems):
         f"\n  serving: GET of {args.serve_files} files of {args.size / 1000:g} KB per kind, each {args.serve_rounds}x;"
         f" beside {static.name} serving the same bytes from disk"
     )
-    print(f"    {'kind, mode':<30} {'clients':>7} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'vs static':>9}")
+    print(f"    {'kind, mode':<34} {'clients':>7} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'vs static':>9}")
     for kind, mode, clients, got in results:
         label = f"{kind}, {mode}" + (" (302 only)" if mode == "redirect" else "")
         lat = got["latencies"]
         print(
-            f"    {label:<30} {clients:>7} {got['rate']:>8.1f} {k.ms(h.percentile(lat, 50)):>7}"
+            f"    {label:<34} {clients:>7} {got['rate']:>8.1f} {k.ms(h.percentile(lat, 50)):>7}"
             f" {k.ms(h.percentile(lat, 99)):>7} {got['rate'] / static_rate[clients]:>8.2f}x"
         )
 
@@ -370,7 +370,7 @@ def main():
     parser.add_argument("--sample-interval", type=float, default=0.2, help="PSS sampling, seconds")
     parser.add_argument("--no-serving", action="store_true", help="leave out the serving figures")
     parser.add_argument("--serve-files", type=int, default=50, help="files per kind for serving (default 50)")
-    parser.add_argument("--serve-rounds", type=int, default=4, help="GETs of each file (default 4)")
+    parser.add_argument("--serve-rounds", type=int, default=10, help="GETs of each file (default 10)")
     parser.add_argument("--serve-clients", default="8,64", help="client counts for GETs (default 8,64)")
     h.add_common_arguments(parser)
     args = parser.parse_args()
