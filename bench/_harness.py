@@ -453,7 +453,10 @@ class Web(Process):
 
 
 class Worker(Process):
-    def __init__(self, name, env, log_dir, *, concurrency=1, app="imgbed_site"):
+    """A Celery worker; prefork unless `pool` says otherwise (the scripts measure a pool child:
+    the site's default pool is threads, bench/load.py runs it as the Procfile does)."""
+
+    def __init__(self, name, env, log_dir, *, concurrency=1, app="imgbed_site", pool="prefork"):
         args = [
             sys.executable,
             "-m",
@@ -463,6 +466,7 @@ class Worker(Process):
             "worker",
             "--loglevel=INFO",
             f"--concurrency={concurrency}",
+            f"--pool={pool}",
             f"--hostname={name}-{uuid.uuid4().hex[:6]}@%h",
             "--without-gossip",
             "--without-mingle",

@@ -4,8 +4,7 @@
     .venv/bin/python bench/kinds.py                          # 200 files of 50 KB per kind and round
     .venv/bin/python bench/kinds.py --files 100 --kinds local,s3 --rounds 5
 
-One set of processes serves every kind: gunicorn (3 sync workers, the
-Procfile's default), one Celery worker (prefork, concurrency 2), the emulator,
+One set of processes serves every kind: gunicorn (3 sync workers), one Celery worker (prefork, concurrency 2), the emulator,
 and the S3 and WebDAV servers the tests use (`python -m tests.s3server`,
 `python -m tests.webdavserver ROOT`), each in its own process. Each kind in
 turn is made the only enabled channel; then, after a few warm-up files that
@@ -131,9 +130,11 @@ def serve(web, paths, clients, expected, mode):
     return h.run_gets(web.url, paths, clients, expect=(302,), check=check_redirect)
 
 
-def follow_one(web, path, expected):
-    """One redirect followed to its presigned URL: the bucket gives the stored bytes."""
+def follow_one(web, path, expected, verify=True):
+    """One redirect followed to its presigned URL: the bucket gives the stored bytes.
+    `verify`: the CA file of an HTTPS server redirected to (the Graph emulator's)."""
     with h.client() as http:
+        http.verify = verify
         response = http.get(web.url + path, timeout=60)
     size, digest = expected[path]
     if response.status_code != 200 or hashlib.sha256(response.content).hexdigest() != digest:

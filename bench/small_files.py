@@ -16,7 +16,7 @@ Beside them, the same number of simple PUTs sent straight to the emulator
 from as many threads as there are worker processes: what the emulator
 itself allows.
 
-The web is gunicorn with 3 sync workers (the Procfile's default); the worker
+The web is gunicorn with 3 sync workers; the worker
 is `celery worker --concurrency=2` (prefork: two pool processes).
 """
 

@@ -3,6 +3,7 @@ import os
 import click
 from celery import Celery, bootsteps
 from celery.signals import worker_init
+from celery.utils.log import get_logger
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imgbed_site.settings")
 
@@ -33,6 +34,11 @@ class BeatThread(bootsteps.StartStopStep):
         return EmbeddedService(
             w.app, schedule_filename=w.schedule_filename, scheduler_cls=w.scheduler, thread=True
         )
+
+    def start(self, w):
+        # Said before the worker says it is ready (this runs first), so its absence then means no beat here.
+        get_logger(__name__).info("beat: runs as a thread of this worker (--beat-thread)")
+        super().start(w)
 
 
 app.user_options["worker"].add(

@@ -56,7 +56,7 @@ def bin_run(tmp_path):
 
 
 def _worker(run: Spawned) -> int | None:
-    return next((pid for pid in children(run.pid) if "celery" in cmdline(pid)), None)
+    return next((pid for pid in children(run.pid) if "imgbed_site.worker" in cmdline(pid)), None)
 
 
 @pytest.mark.parametrize(
