@@ -65,7 +65,7 @@ def test_a_forged_state_is_refused_and_does_not_spend_the_real_sign_in(
 
 
 def test_a_state_from_no_sign_in_at_all(staff_client, entra_app, emulator, kept):
-    page = staff_client.get(f"{CALLBACK}?code=anything&state=forged")
+    page = staff_client.get(f"{CALLBACK}?code={secrets.token_urlsafe(16)}&state=forged")
     assert_failure_page(page, "not started in this browser session")
 
 
