@@ -15,7 +15,7 @@ app.autodiscover_tasks()
 class BeatThread(bootsteps.StartStopStep):
     """Beat as a thread of the worker process, with `--beat-thread=true`.
 
-    Celery's own `--beat` forks a process for it: some 40 MiB more for a
+    Celery's own `--beat` forks a process for it: some 80 MiB more for a
     scheduler that wakes up every few seconds. One beat must run for the whole
     site: on several machines, every other worker says `--beat-thread=false`.
     """
