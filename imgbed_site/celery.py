@@ -15,9 +15,10 @@ app.autodiscover_tasks()
 class BeatThread(bootsteps.StartStopStep):
     """Beat as a thread of the worker process, with `--beat-thread=true`.
 
-    Celery's own `--beat` forks a process for it: some 40 MiB more for a
-    scheduler that wakes up every few seconds. One beat must run for the whole
-    site: on several machines, every other worker says `--beat-thread=false`.
+    Celery's own `--beat` runs it in a child process: a process more for a
+    scheduler that wakes up every few seconds (`celery beat` on its own holds
+    some 80 MiB). One beat must run for the whole site: on several machines,
+    every other worker says `--beat-thread=false` (IMGBED_WORKER_BEAT=false).
     """
 
     label = "Beat thread"

@@ -270,7 +270,7 @@ elif CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT = "imgbed_site.broker:FilesystemTransport"
 # Uploads spend their time waiting on the network, so threads in one process run them as well
 # as forked processes do, for a fraction of the memory (each prefork process is a copy of
-# Django, some 40 MiB). CELERY_WORKER_POOL=prefork gives each upload a process of its own.
+# Django, some 60 MiB). CELERY_WORKER_POOL=prefork gives each upload a process of its own.
 CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="threads")
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=8)
 CELERY_TASK_ACKS_LATE = True
