@@ -16,8 +16,9 @@ class BeatThread(bootsteps.StartStopStep):
     """Beat as a thread of the worker process, with `--beat-thread=true`.
 
     Celery's own `--beat` forks a process for it: some 40 MiB more for a
-    scheduler that wakes up every few seconds. One beat must run for the whole
-    site: on several machines, every other worker says `--beat-thread=false`.
+    scheduler that wakes up every few seconds. Only the beat holding the site's lease
+    (imgbed_site.beat) sends the schedules; on other workers `--beat-thread=false`
+    saves a thread that would stand by.
     """
 
     label = "Beat thread"
@@ -47,7 +48,7 @@ app.user_options["worker"].add(
         type=click.BOOL,
         default=False,
         show_default=True,
-        help="Run beat (the periodic tasks) as a thread of this worker: exactly one per site.",
+        help="Run beat (the periodic tasks) as a thread of this worker; one beat per site sends them, others stand by.",
     )
 )
 app.steps["worker"].add(BeatThread)
