@@ -10,6 +10,7 @@ from django.utils import timezone
 from imgbed_site import beat
 from imgbed_site.models import BeatLease
 from tests.test_procfile_worker import procfile_worker  # noqa: F401 (a fixture)
+from tests.worker import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -147,3 +148,15 @@ def test_a_stopped_leader_releases_the_lease_and_the_standby_takes_over_at_once(
     # Taken over on the release, not once the stopped leader's last renewal lapsed.
     assert timezone.now() < renewed_until
     assert BeatLease.objects.get().holder.split(":")[1] == str(standby.pid)
+
+
+def test_the_procfile_beat_line_beside_a_worker_stands_by(procfile_worker, start_beat):  # noqa: F811
+    worker = procfile_worker(**SHORT)
+    worker.wait_until(lambda: sent(worker) >= 1, 60, "the worker's beat to send reconcile-uploads")
+    beat_process = start_beat(**SHORT)  # `celery beat`, as the Procfile's commented-out line runs it
+    wait_for(
+        lambda: "another beat holds the site's schedule" in beat_process.log(), what="the beat to stand by"
+    )
+    already = sent(worker)
+    worker.wait_until(lambda: sent(worker) >= already + 3, 60, "the worker's beat to send again")
+    assert SENT not in beat_process.log()
