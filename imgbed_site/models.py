@@ -244,3 +244,18 @@ def _placeholder_problem(url: str) -> str | None:
     if path.startswith("/file/"):
         return "Not a /file/ link of this site: a refused request would be redirected to it again and again."
     return None
+
+
+class BeatLease(models.Model):
+    """Which beat sends the site's periodic tasks: one row, held by one beat at a time.
+
+    The beat holding it renews `until` every few seconds; another beat stands by
+    and takes it once `until` has passed (the holder stopped or died)."""
+
+    SINGLETON_PK = 1
+
+    holder = models.CharField(max_length=200, help_text="host:pid:random of the beat holding the lease.")
+    until = models.DateTimeField(help_text="The lease lapses then unless its holder renews it.")
+
+    def __str__(self):
+        return f"{self.holder} until {self.until:%Y-%m-%d %H:%M:%S}"

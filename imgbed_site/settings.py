@@ -304,6 +304,12 @@ IMGBED_RECONCILE_INTERVAL = env.int("IMGBED_RECONCILE_INTERVAL", default=30)
 # A pending upload untouched this long is sent to the workers again.
 IMGBED_RECONCILE_AFTER = env.int("IMGBED_RECONCILE_AFTER", default=5 * 60)
 IMGBED_CLEAN_STAGING_INTERVAL = env.int("IMGBED_CLEAN_STAGING_INTERVAL", default=3600)
+# Only the beat holding the site's lease (a row in the database) sends them: a second beat, on this
+# machine or another, stands by and takes over when the holder stops renewing it (stopped or died).
+CELERY_BEAT_SCHEDULER = "imgbed_site.beat:LeaseScheduler"
+IMGBED_BEAT_LEASE = env.int("IMGBED_BEAT_LEASE", default=30)
+# Beat wakes up at least this often, to renew its lease several times per lease.
+CELERY_BEAT_MAX_LOOP_INTERVAL = min(5.0, IMGBED_BEAT_LEASE / 3)
 CELERY_BEAT_SCHEDULE = {
     "refresh-tokens": {"task": "channels.tasks.refresh_tokens", "schedule": IMGBED_TOKEN_REFRESH_INTERVAL},
     "pull-quotas": {"task": "channels.tasks.pull_quotas", "schedule": IMGBED_QUOTA_INTERVAL},

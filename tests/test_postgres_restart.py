@@ -62,7 +62,7 @@ def test_postgres_restarted_during_uploads(
     assert prepared.returncode == 0, prepared.stderr
     web = start_web(env)
     start_worker(concurrency=2, **site)
-    start_beat(IMGBED_RECONCILE_INTERVAL=2, **site)
+    beat = start_beat(IMGBED_RECONCILE_INTERVAL=2, IMGBED_BEAT_LEASE=6, **site)
 
     answers, stop = [], threading.Event()
 
@@ -87,7 +87,13 @@ def test_postgres_restarted_during_uploads(
         private_postgres.stop("fast")
         stopped = len(answers)
         wait_for(lambda: len(answers) >= stopped + 3, timeout=30, what="requests while PostgreSQL is down")
+        wait_for(
+            lambda: "cannot check the site's schedule lease" in beat.log(),
+            timeout=30,
+            what="beat to find the database down",
+        )
         private_postgres.start()
+        sent_before = beat.log().count("Sending due task reconcile-uploads")
         restarted = len(answers)
         wait_for(
             lambda: sum(1 for a in answers[restarted:] if a[0] == 200) >= 5,
@@ -97,6 +103,14 @@ def test_postgres_restarted_during_uploads(
     finally:
         stop.set()
         uploader.join(60)
+
+    # Beat lived through it (its lease unchecked while the database was down) and sends again.
+    wait_for(
+        lambda: beat.log().count("Sending due task reconcile-uploads") > sent_before + 1,
+        timeout=60,
+        what="beat to send reconcile-uploads after the restart",
+    )
+    assert beat.process.poll() is None
 
     statuses = [a[0] for a in answers]
     assert set(statuses) <= {200, 503}, statuses
