@@ -15,17 +15,10 @@ app.autodiscover_tasks()
 class BeatThread(bootsteps.StartStopStep):
     """Beat as a thread of the worker process, with `--beat-thread=true`.
 
-    <<<<<<< HEAD
-        Celery's own `--beat` runs it in a child process: a process more for a
-        scheduler that wakes up every few seconds (`celery beat` on its own holds
-        some 80 MiB). One beat must run for the whole site: on several machines,
-        every other worker says `--beat-thread=false` (IMGBED_WORKER_BEAT=false).
-    =======
-        Celery's own `--beat` forks a process for it: some 40 MiB more for a
-        scheduler that wakes up every few seconds. Only the beat holding the site's lease
-        (imgbed_site.beat) sends the schedules; on other workers `--beat-thread=false`
-        saves a thread that would stand by.
-    >>>>>>> beat
+    Celery's own `--beat` runs it in a child process (`celery beat` on its own holds some
+    80 MiB) for a scheduler that wakes up every few seconds. Only the beat holding the site's lease
+    (imgbed_site.beat) sends the schedules; on other workers `--beat-thread=false`
+    saves a thread that would stand by.
     """
 
     label = "Beat thread"
