@@ -3,6 +3,7 @@ them with the arrow keys, closes it, and copies a file's link."""
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from tests.channels import local_channel
 from tests.files import png
@@ -108,8 +109,9 @@ def test_a_visitor_browses_a_public_folder(page, site_url, gallery):
     tile.get_by_role("button", name="Copy link").click()
     link = f"{site_url}/file/{images[1].public_id}"
     message = page.locator("#gallery-message")
-    assert message.is_visible()
-    assert message.inner_text() == f"Link copied: {link}"
+    # The message follows the clipboard's promise: waited for, not read at once.
+    expect(message).to_be_visible()
+    expect(message).to_have_text(f"Link copied: {link}")
     assert page.evaluate("navigator.clipboard.readText()") == link
     # Only this site's pages may show its files (the fixture's setting): a link followed from one.
     served = requests.get(link, headers={"Referer": f"{site_url}/browse/gallery/"}, timeout=10)
