@@ -471,7 +471,9 @@ class Worker(Process):
             "--without-gossip",
             "--without-mingle",
         ]
-        super().__init__(name, args, env, log_dir)
+        # The site's settings name the pool (CELERY_WORKER_POOL, threads by default), and Celery
+        # takes them over a --pool that says prefork, its own default: the variable says it.
+        super().__init__(name, args, {**env, "CELERY_WORKER_POOL": pool}, log_dir)
         self.concurrency = concurrency
 
     def wait_ready(self, timeout=60):
