@@ -223,32 +223,21 @@ def cpu_seconds(pid: int, tree: bool = True) -> float:
     return total
 
 
-class RssSampler:
-    """Samples the RSS of process trees every `interval` seconds in a thread.
+class _Sampler:
+    """Calls sample() every `interval` seconds in a thread, from `with` until its end."""
 
-    peaks[label] is the highest sampled sum of VmRSS over the tree (the root
-    and all its descendants at that moment); per_pid[pid] the highest VmRSS of
-    each process seen. VmHWM read at the end is exact per process; the sampled
-    sum is what the tree as a whole held at once (shared pages counted in each).
-    """
-
-    def __init__(self, roots: dict[str, int], interval: float = 0.05):
+    def __init__(self, roots: dict[str, int], interval: float):
         self.roots = roots
         self.interval = interval
-        self.peaks = dict.fromkeys(roots, 0)
-        self.per_pid: dict[int, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def sample(self):
+        raise NotImplementedError
+
     def _run(self):
         while not self._stop.is_set():
-            for label, root in self.roots.items():
-                total = 0
-                for pid in [root, *descendants(root)]:
-                    rss = proc_status(pid).get("VmRSS", 0)
-                    self.per_pid[pid] = max(self.per_pid.get(pid, 0), rss)
-                    total += rss
-                self.peaks[label] = max(self.peaks[label], total)
+            self.sample()
             self._stop.wait(self.interval)
 
     def __enter__(self):
@@ -258,6 +247,30 @@ class RssSampler:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join()
+
+
+class RssSampler(_Sampler):
+    """Samples the RSS of process trees every `interval` seconds in a thread.
+
+    peaks[label] is the highest sampled sum of VmRSS over the tree (the root
+    and all its descendants at that moment); per_pid[pid] the highest VmRSS of
+    each process seen. VmHWM read at the end is exact per process; the sampled
+    sum is what the tree as a whole held at once (shared pages counted in each).
+    """
+
+    def __init__(self, roots: dict[str, int], interval: float = 0.05):
+        super().__init__(roots, interval)
+        self.peaks = dict.fromkeys(roots, 0)
+        self.per_pid: dict[int, int] = {}
+
+    def sample(self):
+        for label, root in self.roots.items():
+            total = 0
+            for pid in [root, *descendants(root)]:
+                rss = proc_status(pid).get("VmRSS", 0)
+                self.per_pid[pid] = max(self.per_pid.get(pid, 0), rss)
+                total += rss
+            self.peaks[label] = max(self.peaks[label], total)
 
 
 def pss(pid: int) -> int:
@@ -285,36 +298,23 @@ def pss_by_process(roots: dict[str, int]) -> dict[str, int]:
     return out
 
 
-class PssSampler:
+class PssSampler(_Sampler):
     """Samples the PSS of process trees every `interval` seconds in a thread: `peak` is the
     highest sampled sum over all of them at once, `peak_by_process` the highest of each process
     (labels as pss_by_process gives them), `samples` how many were taken."""
 
     def __init__(self, roots: dict[str, int], interval: float = 0.2):
-        self.roots = roots
-        self.interval = interval
+        super().__init__(roots, interval)
         self.peak = 0
         self.peak_by_process: dict[str, int] = {}
         self.samples = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self):
-        while not self._stop.is_set():
-            sample = pss_by_process(self.roots)
-            self.samples += 1
-            self.peak = max(self.peak, sum(sample.values()))
-            for name, value in sample.items():
-                self.peak_by_process[name] = max(self.peak_by_process.get(name, 0), value)
-            self._stop.wait(self.interval)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+    def sample(self):
+        sample = pss_by_process(self.roots)
+        self.samples += 1
+        self.peak = max(self.peak, sum(sample.values()))
+        for name, value in sample.items():
+            self.peak_by_process[name] = max(self.peak_by_process.get(name, 0), value)
 
 
 def _die_with_parent():

@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from imgbed_site import runtime
 from imgbed_site.models import SiteSettings
+from tests.caches import DownCache
 from tests.sitesettings import configure, forget_site_settings  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -102,14 +103,7 @@ def test_a_reader_of_the_old_row_cannot_overwrite_the_new_one(django_capture_on_
 def test_a_cache_that_is_down_falls_back_to_the_database(monkeypatch, clock, caplog):
     configure(whitelist_mode=True)
 
-    class Down:
-        def __getattr__(self, name):
-            def fail(*args, **kwargs):
-                raise ConnectionError("Redis is down")
-
-            return fail
-
-    monkeypatch.setattr(runtime, "cache", Down())
+    monkeypatch.setattr(runtime, "cache", DownCache())
     runtime._memo = None
     rules, count = queries_of(runtime.current)
     assert rules.whitelist_mode and count == 1

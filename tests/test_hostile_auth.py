@@ -23,6 +23,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.utils import timezone
 
+from tests.caches import DownCache
 from tests.channels import local_channel
 from tests.files import png
 from tests.manage_support import CODE, PERMISSIONS, add_file, bearer, token, upload_code
@@ -333,14 +334,7 @@ def test_the_limit_lifts_when_the_window_ends(client, files, limit, monkeypatch)
 
 
 def test_a_cache_that_does_not_answer_lets_credentials_through(client, files, limit, monkeypatch, caplog):
-    class Down:
-        def __getattr__(self, name):
-            def refuse(*args, **kwargs):
-                raise ConnectionError("cache down")
-
-            return refuse
-
-    monkeypatch.setattr(throttle, "cache", Down())
+    monkeypatch.setattr(throttle, "cache", DownCache())
     for _ in range(limit + 1):
         assert client.get("/api/manage/list", **bearer("imgbed_guess")).status_code == 401
     assert client.get("/api/manage/list", **bearer(token("list"))).status_code == 200

@@ -3,18 +3,17 @@ from this site's origin, never to go elsewhere than this site unless a channel's
 download link is meant; and what the logs keep of such a link."""
 
 import hashlib
-import json
 import logging
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from channels.backends import backend_for
 from channels.models import Channel
 from tests.channels import s3_channel
 from tests.files import HTML_PAGE, SVG, png
 from tests.test_s3_channel import stored_on
+from tests.test_serving import put
 from uploads.models import FormerId, StoredFile
 
 pytestmark = pytest.mark.django_db
@@ -37,12 +36,6 @@ def public(channel, settings):
     settings.IMGBED_ALLOWED_TYPES = ["image", "text", "image/svg+xml", "text/html", "application/xml"]
     channel.health = Channel.Health.CONNECTED
     channel.save()
-
-
-def put(client, data, name="pic.png"):
-    response = client.post("/upload?uploadNameType=origin", {"file": SimpleUploadedFile(name, data)})
-    assert response.status_code == 200, response.content
-    return json.loads(response.content)[0]["src"]
 
 
 def test_every_answer_of_file_says_nosniff(client, public, django_user_model):
